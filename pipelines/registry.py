@@ -1,0 +1,58 @@
+"""The one place that knows the papers: id -> package. Nothing else imports a paper."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from shared.errors import SpecError
+from shared.paper_spec import PaperSpec, load_paper_spec
+from shared.params import Params, load_params
+from shared.repo import code_root
+
+PAPERS: dict[str, str] = {"her": "papers.her"}
+
+
+@dataclass(frozen=True)
+class Paper:
+    id: str
+    dir: Path
+    spec: PaperSpec
+    params: Params
+
+    def results_dir(self, profile: str) -> Path:
+        return self.dir / "results" / profile
+
+    def run_dir(self, profile: str, experiment: str, seed: int) -> Path:
+        return self.results_dir(profile) / "runs" / experiment / f"seed{seed}"
+
+    def checkpoint_dir(self, profile: str, experiment: str, seed: int) -> Path:
+        return self.dir / "checkpoints" / profile / experiment / f"seed{seed}"
+
+    def code_paths(self) -> list[Path]:
+        """The code a training stage depends on (also the DVC deps): the paper's modules and shared/run.py."""
+        return [self.dir, code_root() / "shared" / "run.py"]
+
+    def entry_point(self, group: str) -> Callable:
+        module: ModuleType = importlib.import_module(PAPERS[self.id])
+        if group not in module.ENTRY_POINTS:
+            raise SpecError(str(self.dir / "paper.yaml"), f"experiments.{group}", "has no entry point in "
+                            f"{PAPERS[self.id]}.ENTRY_POINTS")
+        return module.ENTRY_POINTS[group]
+
+
+def load_paper(paper_id: str, profile: str | None = None) -> Paper:
+    """Load and cross-validate a paper's ``paper.yaml`` and ``params.yaml``."""
+    if paper_id not in PAPERS:
+        raise SpecError("pipelines/registry.py", paper_id, f"unknown paper (known: {', '.join(sorted(PAPERS))})")
+    folder = code_root() / "papers" / paper_id
+    spec = load_paper_spec(folder / "paper.yaml")
+    params = load_params(folder / "params.yaml", paper_id, spec, profile)
+    for claim in spec.claims:
+        for name in filter(None, (claim.experiment, claim.other_experiment)):
+            if name not in params.experiments:
+                raise SpecError(str(spec.path), f"claims.{claim.id}.experiment",
+                                f"{name!r} is not an experiment of {params.path}")
+    return Paper(id=paper_id, dir=folder, spec=spec, params=params)

@@ -1,0 +1,79 @@
+"""``replica train <paper> <experiment> --seed N``: one run, tracked, checkpointed, resumable."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.registry import Paper
+from shared.errors import SpecError
+from shared.repo import dvc_tags, git_commit, git_dirty, package_versions, tree_fingerprint
+from shared.run import COMPLETE_FILE, Run, atomic_write_text
+from shared.tracking import start_tracking
+
+TRACKING_FILE = "tracking.json"
+
+
+def run_fingerprint(paper: Paper, experiment: str) -> dict[str, str]:
+    """What makes a result stale when it changes: the training code and the experiment's resolved config."""
+    config = paper.params.experiment(experiment)
+    blob = json.dumps({"hp": config.hyperparameters, "budget": config.budget}, sort_keys=True)
+    import hashlib
+
+    return {"code": tree_fingerprint(paper.code_paths()), "config": hashlib.sha256(blob.encode()).hexdigest()}
+
+
+def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
+    """Validate everything first (bad input writes nothing), then train, resuming from a checkpoint if one exists."""
+    config = paper.params.experiment(experiment)
+    profile = paper.params.profile
+    if seed not in paper.params.profile_seeds[profile]:
+        raise SpecError(str(paper.params.path), f"profiles.{profile}.seeds",
+                        f"seed {seed} is not listed (listed: {list(paper.params.profile_seeds[profile])})")
+    entry = paper.entry_point(config.paper_experiment)
+    out_dir = paper.run_dir(profile, experiment, seed)
+    ckpt_dir = paper.checkpoint_dir(profile, experiment, seed)
+    if (ckpt_dir / COMPLETE_FILE).exists():  # a finished run being forced again starts afresh
+        shutil.rmtree(ckpt_dir)
+    run = Run(config, seed, out_dir, ckpt_dir)
+    tags = {"paper": paper.id, "experiment": experiment, "seed": str(seed), "profile": profile,
+            "device": str(run.device), "git.commit": git_commit(), "git.dirty": str(git_dirty()),
+            **{f"version.{k}": v for k, v in package_versions().items()}, **dvc_tags()}
+    tracking_file = ckpt_dir / TRACKING_FILE
+    resume = json.loads(tracking_file.read_text())["run_ref"] if tracking_file.exists() else None
+    tracker = start_tracking(f"replica/{paper.id}", f"{experiment}/seed{seed}/{profile}", tags,
+                             {**config.as_flat_dict(), "seed": seed}, resume=resume)
+    atomic_write_text(tracking_file, json.dumps({"run_ref": tracker.run_ref}))
+    run.tracker = tracker
+    started = time.time()
+    try:
+        final = entry(config, run)
+    except BaseException:
+        run.flush()
+        tracker.end("KILLED" if not isinstance(sys.exc_info()[1], Exception) else "FAILED")
+        raise
+    run.flush()
+    metrics = {
+        "paper": paper.id, "experiment": experiment, "paper_experiment": config.paper_experiment, "seed": seed,
+        "profile": profile, "budget": config.budget, "hyperparameters": config.hyperparameters,
+        "metrics": final, "device": str(run.device), "commit": tags["git.commit"], "dirty": git_dirty(),
+        "fingerprint": run_fingerprint(paper, experiment), "tracking_backend": tracker.backend,
+        "tracking_run": tracker.run_ref, "resumed_from_step": run.resumed_from,
+        "wall_time_s": round(time.time() - started, 1), "dvc_stage": dvc_tags().get("dvc.stage"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(out_dir / "config.json", json.dumps(config.as_flat_dict(), indent=2, sort_keys=True) + "\n")
+    for name in ("config.json", "curve.csv", "metrics.json"):
+        if (out_dir / name).exists():
+            tracker.log_artifact(out_dir / name)
+    tracker.end("FINISHED")
+    run.mark_complete(final)
+    return metrics
+
+
+def results_path(paper: Paper, experiment: str, seed: int) -> Path:
+    return paper.run_dir(paper.params.profile, experiment, seed) / "metrics.json"
