@@ -63,12 +63,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                           "tracking_run": metrics["tracking_run"]}))
         return 0
     if args.command == "check":
-        from pipelines.check import check_paper, format_verdicts, write_verdicts
+        from pipelines.check import finite_json, check_paper, format_verdicts, write_verdicts
 
         paper = load_paper(args.paper, args.profile)
         verdicts = check_paper(paper)
         write_verdicts(paper, verdicts)
-        print(json.dumps(verdicts, indent=2) if args.json else format_verdicts(paper, verdicts))
+        print(json.dumps(finite_json(verdicts), indent=2) if args.json else format_verdicts(paper, verdicts))
         return 0
     if args.command == "audit":
         from pipelines.audit import audit_paper, format_audit

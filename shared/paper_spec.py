@@ -80,6 +80,7 @@ class Claim:
     threshold: float | None = None
     delta: float = 0.0
     other_experiment: str | None = None
+    curve_metric: str | None = None
 
     def band(self) -> tuple[float, float]:
         """The interval the mean must lie in, for ``within``/``at_least``/``at_most``."""
@@ -209,7 +210,7 @@ def load_paper_spec(path: Path) -> PaperSpec:
         key = f"claims[{i}]"
         body = r.mapping(body, key)
         r.keys(body, key, {"id", "source", "statement", "experiment", "metric", "comparison", "tolerance_reason"},
-               {"approximate", "reported", "reported_error", "threshold", "delta", "other_experiment"})
+               {"approximate", "reported", "reported_error", "threshold", "delta", "other_experiment", "curve_metric"})
         cid = r.text(body, "id", key)
         key = f"claims.{cid}"
         if cid in seen:
@@ -232,7 +233,7 @@ def load_paper_spec(path: Path) -> PaperSpec:
             reported_error=str(body.get("reported_error", "")),
             threshold=r.number(body, "threshold", key) if "threshold" in body else None,
             delta=r.number(body, "delta", key) if "delta" in body else 0.0,
-            other_experiment=body.get("other_experiment")))
+            other_experiment=body.get("other_experiment"), curve_metric=body.get("curve_metric")))
         if claims[-1].delta < 0:
             raise SpecError(r.file, f"{key}.delta", "must be >= 0", body.line_of("delta"))
     return PaperSpec(path=path, citation=dict(citation), experiments=experiments,

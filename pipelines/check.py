@@ -1,0 +1,177 @@
+"""``replica check <paper>``: one verdict per claim of ``paper.yaml`` from the per-seed results.
+
+Order of the rules (design brief, checks): no results or a budget below the paper's -> ``not run at paper budget``;
+results made by other code or config than the current -> ``stale``; otherwise the 95 % interval over seeds (wider of
+Student-t and BCa) against the claim's band or threshold, or Welch's interval for an ordering.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.registry import Paper
+from pipelines.train import run_fingerprint
+from shared.paper_spec import Claim
+from shared.run import atomic_write_text
+from shared.stats import NOT_RUN, STALE, band_verdict, ordering_verdict
+from shared.yamlio import load_yaml
+
+
+def load_seed_results(paper: Paper, experiment: str) -> list[dict[str, Any]]:
+    """Every ``metrics.json`` of ``experiment`` for the seeds the active profile lists, sorted by seed."""
+    profile = paper.params.profile
+    found = []
+    for seed in paper.params.profile_seeds[profile]:
+        path = paper.run_dir(profile, experiment, seed) / "metrics.json"
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+    return found
+
+
+def _budget_shortfall(paper: Paper, experiment: str, results: list[dict[str, Any]]) -> tuple[float, list[str]]:
+    """(smallest ratio ours/paper over the stated budget items, the items below the paper's)."""
+    group = paper.spec.experiments[paper.params.experiment(experiment).paper_experiment]
+    ratios, short = [], []
+    for key, stated in group.budget.items():
+        if stated.value is None:
+            continue
+        if key == "seeds":
+            ours = len(results)
+        else:
+            ours = min(r["budget"].get(key, 0) for r in results)
+        ratios.append(ours / stated.value)
+        if ours < stated.value:
+            short.append(f"{key} {ours} < {stated.value}")
+    return (min(ratios) if ratios else 1.0), short
+
+
+def _experiment_status(paper: Paper, experiment: str) -> tuple[list[dict[str, Any]], str | None, str, float]:
+    results = load_seed_results(paper, experiment)
+    if not results:
+        return results, NOT_RUN, f"no results for {experiment} at profile {paper.params.profile}", 0.0
+    ratio, short = _budget_shortfall(paper, experiment, results)
+    if short:
+        return results, NOT_RUN, f"{experiment}: " + ", ".join(short), ratio
+    current = run_fingerprint(paper, experiment)
+    stale = [r["seed"] for r in results if r.get("fingerprint") != current]
+    if stale:
+        return results, STALE, f"{experiment}: code or config changed since seeds {stale} ran", ratio
+    return results, None, "", ratio
+
+
+def dvc_lock_hashes(paper: Paper, experiment: str, seeds: list[int]) -> dict[str, str]:
+    """A short hash of each seed's ``train`` entry in the paper's ``dvc.lock`` (absent until ``dvc commit``)."""
+    lock = paper.dir / "dvc.lock"
+    if not lock.exists():
+        return {}
+    stages = (load_yaml(lock).get("stages") or {})
+    out = {}
+    for seed in seeds:
+        entry = stages.get(f"train@{experiment}-{seed}")
+        if entry is not None:
+            out[str(seed)] = hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:12]
+    return out
+
+
+def finite_json(value: Any) -> Any:
+    """JSON has no infinities: one-sided bands are written with null for the open end."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def _values(results: list[dict[str, Any]], metric: str, experiment: str) -> np.ndarray:
+    try:
+        return np.array([float(r["metrics"][metric]) for r in results])
+    except KeyError:
+        raise KeyError(f"{experiment}: results have no metric {metric!r}") from None
+
+
+def check_claim(paper: Paper, claim: Claim) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "claim": claim.id, "source": claim.source, "statement": claim.statement, "experiment": claim.experiment,
+        "metric": claim.metric, "comparison": claim.comparison, "approximate": claim.approximate,
+        "reported": claim.reported, "threshold": claim.threshold, "delta": claim.delta,
+        "other_experiment": claim.other_experiment, "tolerance_reason": claim.tolerance_reason,
+        "profile": paper.params.profile,
+    }
+    names = [claim.experiment] + ([claim.other_experiment] if claim.other_experiment else [])
+    statuses = [_experiment_status(paper, name) for name in names]
+    results = statuses[0][0]
+    record.update(seeds=[r["seed"] for r in results], n=len(results),
+                  budget_ratio=min(s[3] for s in statuses),
+                  commits=sorted({r["commit"] for s in statuses for r in s[0]}),
+                  tracking_runs=[r["tracking_run"] for s in statuses for r in s[0]],
+                  dvc_lock=dvc_lock_hashes(paper, claim.experiment, [r["seed"] for r in results]))
+    if results:
+        x = _values(results, claim.metric, claim.experiment)
+        record.update(values=x.tolist(), mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else None)
+    blocking = [s for s in statuses if s[1] is not None]
+    if blocking:
+        verdict = NOT_RUN if any(s[1] == NOT_RUN for s in blocking) else STALE
+        record.update(verdict=verdict, reason="; ".join(s[2] for s in blocking))
+        return record
+    if claim.comparison in ("greater_than", "less_than"):
+        other = statuses[1][0]
+        y = _values(other, claim.metric, claim.other_experiment)
+        a, b = (x, y) if claim.comparison == "greater_than" else (y, x)
+        verdict, (diff, low, high) = ordering_verdict(a, b)
+        record.update(other_seeds=[r["seed"] for r in other], other_n=len(other), other_mean=float(y.mean()),
+                      difference=diff, ci=[low, high], verdict=verdict,
+                      reason=f"Welch 95 % CI of the difference [{low:.3f}, {high:.3f}] vs 0")
+        return record
+    low, high = claim.band()
+    verdict, ci = band_verdict(x, low, high)
+    record.update(t_ci=[ci.t_low, ci.t_high], bca_ci=[ci.bca_low, ci.bca_high], ci=[ci.low, ci.high],
+                  band=[low, high], verdict=verdict,
+                  reason=(f"n = {ci.n} < 5 seeds" if ci.n < 5 else
+                          f"95 % CI [{ci.low:.3f}, {ci.high:.3f}] vs band [{low:.3f}, {high:.3f}]"))
+    return record
+
+
+def check_paper(paper: Paper) -> dict[str, Any]:
+    claims = [check_claim(paper, claim) for claim in paper.spec.claims]
+    decided = [c for c in claims if c["verdict"] in ("replicated", "not replicated", "inconclusive")]
+    return {"paper": paper.id, "profile": paper.params.profile, "claims": claims,
+            "claims_checked": len(decided), "expected_chance_misses": round(0.05 * len(decided), 2),
+            "summary": {v: sum(c["verdict"] == v for c in claims) for v in sorted({c["verdict"] for c in claims})}}
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def format_verdicts(paper: Paper, verdicts: dict[str, Any]) -> str:
+    lines = [f"# {paper.spec.citation['title']} ({paper.id}), profile {verdicts['profile']}", "",
+             "| claim | source | target | ours: mean [95 % CI] (n) | verdict | why |", "|---|---|---|---|---|---|"]
+    for c in verdicts["claims"]:
+        if c["comparison"] == "within":
+            target = f"{c['reported']} ± {c['delta']}"
+        elif c["comparison"] in ("at_least", "at_most"):
+            target = f"{'≥' if c['comparison'] == 'at_least' else '≤'} {c['threshold']}" + (
+                f" (δ {c['delta']})" if c["delta"] else "")
+        else:
+            target = f"{'>' if c['comparison'] == 'greater_than' else '<'} {c['other_experiment']}"
+        ci = c.get("ci")
+        ours = "–" if c.get("mean") is None else (
+            f"{c['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] ({c['n']})" if ci else f"{c['mean']:.3f} ({c['n']})")
+        lines.append(f"| {c['claim']} | {c['source']} | {target} | {ours} | **{c['verdict']}** | {c['reason']} |")
+    lines += ["", f"{verdicts['claims_checked']} claims with a statistical verdict; about "
+              f"{verdicts['expected_chance_misses']} would miss by chance at 95 %."]
+    return "\n".join(lines)
+
+
+def write_verdicts(paper: Paper, verdicts: dict[str, Any]) -> Path:
+    folder = paper.results_dir(paper.params.profile) / "check"
+    atomic_write_text(folder / "verdicts.json", json.dumps(finite_json(verdicts), indent=2) + "\n")
+    atomic_write_text(folder / "verdicts.md", format_verdicts(paper, verdicts) + "\n")
+    return folder
