@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.registry import Paper
-from pipelines.train import run_fingerprint
+from pipelines.train import stale_reason
 from shared.paper_spec import Claim
 from shared.run import atomic_write_text
 from shared.stats import NOT_RUN, STALE, band_verdict, ordering_verdict
@@ -57,10 +57,10 @@ def _experiment_status(paper: Paper, experiment: str) -> tuple[list[dict[str, An
     ratio, short = _budget_shortfall(paper, experiment, results)
     if short:
         return results, NOT_RUN, f"{experiment}: " + ", ".join(short), ratio
-    current = run_fingerprint(paper, experiment)
-    stale = [r["seed"] for r in results if r.get("fingerprint") != current]
+    stale = {r["seed"]: why for r in results if (why := stale_reason(paper, experiment, r.get("fingerprint")))}
     if stale:
-        return results, STALE, f"{experiment}: code or config changed since seeds {stale} ran", ratio
+        return results, STALE, f"{experiment}: seeds {sorted(stale)} ran with other code or params " \
+                               f"({next(iter(stale.values()))})", ratio
     return results, None, "", ratio
 
 

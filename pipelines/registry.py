@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -31,9 +32,13 @@ class Paper:
     def checkpoint_dir(self, profile: str, experiment: str, seed: int) -> Path:
         return self.dir / "checkpoints" / profile / experiment / f"seed{seed}"
 
-    def code_paths(self) -> list[Path]:
-        """The code a training stage depends on (also the DVC deps): the paper's modules and shared/run.py."""
-        return [self.dir, code_root() / "shared" / "run.py"]
+    def loaded_code(self) -> list[Path]:
+        """The source files of this paper's modules imported so far, plus ``shared/run.py`` (seeding, checkpoints):
+        after a run, exactly the code that produced it."""
+        package = PAPERS[self.id]
+        files = [Path(m.__file__) for name, m in list(sys.modules.items())
+                 if (name == package or name.startswith(package + ".")) and getattr(m, "__file__", None)]
+        return sorted(set(files + [code_root() / "shared" / "run.py"]))
 
     def entry_point(self, group: str) -> Callable:
         module: ModuleType = importlib.import_module(PAPERS[self.id])

@@ -1,6 +1,7 @@
 """``replica train <paper> <experiment> --seed N``: one run, tracked, checkpointed, resumable."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -10,20 +11,36 @@ from typing import Any
 
 from pipelines.registry import Paper
 from shared.errors import SpecError
-from shared.repo import dvc_tags, git_commit, git_dirty, package_versions, tree_fingerprint
+from shared.repo import code_root, dvc_tags, file_hashes, git_commit, git_dirty, package_versions
 from shared.run import COMPLETE_FILE, Run, atomic_write_text
 from shared.tracking import start_tracking
 
 TRACKING_FILE = "tracking.json"
 
 
-def run_fingerprint(paper: Paper, experiment: str) -> dict[str, str]:
-    """What makes a result stale when it changes: the training code and the experiment's resolved config."""
+def config_hash(paper: Paper, experiment: str) -> str:
     config = paper.params.experiment(experiment)
     blob = json.dumps({"hp": config.hyperparameters, "budget": config.budget}, sort_keys=True)
-    import hashlib
+    return hashlib.sha256(blob.encode()).hexdigest()
 
-    return {"code": tree_fingerprint(paper.code_paths()), "config": hashlib.sha256(blob.encode()).hexdigest()}
+
+def run_fingerprint(paper: Paper, experiment: str) -> dict[str, Any]:
+    """What makes a result stale when it changes: each source file the run executed (its SHA-256) and the
+    experiment's resolved config. Call after the run, when the paper's modules are imported."""
+    return {"files": file_hashes(paper.loaded_code()), "config": config_hash(paper, experiment)}
+
+
+def stale_reason(paper: Paper, experiment: str, recorded: dict[str, Any] | None) -> str | None:
+    """Why a result recorded with fingerprint ``recorded`` no longer matches the code and config, or None."""
+    if not recorded or "files" not in recorded:
+        return "no fingerprint recorded"
+    changed = [f for f, digest in file_hashes([code_root() / f for f in recorded["files"]]).items()
+               if recorded["files"][f] != digest]
+    if changed:
+        return "changed: " + ", ".join(changed)
+    if recorded["config"] != config_hash(paper, experiment):
+        return "params changed"
+    return None
 
 
 def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:

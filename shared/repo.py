@@ -56,22 +56,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def tree_fingerprint(paths: list[Path]) -> str:
-    """SHA-256 over the contents of every ``*.py`` and ``*.yaml`` file under ``paths`` (sorted, relative names).
-
-    Used to mark results ``stale`` when the code that produced them has changed since.
-    """
-    digest = hashlib.sha256()
-    base = code_root()
-    files: list[Path] = []
-    for path in paths:
-        if path.is_file():
-            files.append(path)
-        elif path.is_dir():
-            files.extend(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
-    for file in sorted(files, key=lambda p: p.resolve().relative_to(base.resolve()).as_posix()):
-        digest.update(file.resolve().relative_to(base.resolve()).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(file.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
+def file_hashes(files: list[Path]) -> dict[str, str]:
+    """SHA-256 of each file, keyed by its path relative to the code root (a missing file hashes to "missing")."""
+    base = code_root().resolve()
+    out = {}
+    for file in files:
+        rel = Path(file).resolve().relative_to(base).as_posix()
+        path = base / rel
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    return dict(sorted(out.items()))
