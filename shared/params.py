@@ -58,6 +58,19 @@ class Params:
         return self.experiments[name]
 
 
+def _kind(value: Any) -> str | None:
+    """The type family a hyperparameter value must keep (None when the paper gives no value to compare with)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
 def _seed_list(file: str, key: str, value: Any, line: int | None) -> tuple[int, ...]:
     if (not isinstance(value, list) or not value
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)):
@@ -142,6 +155,12 @@ def load_params(path: Path, paper: str, spec: PaperSpec, profile: str | None = N
             if k not in known:
                 raise SpecError(file, f"{key}.hyperparameters.{k}", f"not a hyperparameter of paper experiment "
                                 f"'{group}' in {spec.path}", hps.line_of(k))
+        for k, value in hps.items():
+            expected = _kind(known[k].value if known[k].value is not None else
+                             (known[k].values or known[k].range or (None,))[0])
+            if expected is not None and _kind(value) != expected:
+                raise SpecError(file, f"{key}.hyperparameters.{k}", f"must be a {expected} like the paper's "
+                                f"{known[k].describe()}, got {value!r}", hps.line_of(k))
         for k in known:
             if k not in hps:
                 raise SpecError(file, f"{key}.hyperparameters.{k}", f"missing: {spec.path} lists it for "
