@@ -1,93 +1,11 @@
-"""Shared fixtures: a temporary copy of the repository, an isolated environment for subprocesses, and helpers to run
-the ``replica`` CLI inside such a copy. Nothing here writes into the real repository tree."""
+"""Shared fixtures (see tests/helpers.py). Every test gets its own tracking store, spool and DVC root."""
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = Path(sys.executable)
-VENV_BIN = PYTHON.parent
-
-
-def tracked_files() -> list[str]:
-    """The files git tracks in the real repository (committed or staged), without committed results."""
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return [f for f in out.split("\0") if f and "/results/" not in f and "/checkpoints/" not in f
-            and not f.startswith("tests/") and (REPO / f).is_file()]
-
-
-def copy_repo(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in tracked_files():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
-    return dest
-
-
-def git_init(root: Path) -> str:
-    """Make ``root`` a git repository with everything committed; returns the commit."""
-    git = ["git", "-c", "user.email=tests@example.invalid", "-c", "user.name=tests", "-c", "commit.gpgsign=false"]
-    subprocess.run(git + ["init", "-q"], cwd=root, check=True)
-    subprocess.run(git + ["add", "-A"], cwd=root, check=True)
-    subprocess.run(git + ["commit", "-qm", "copy"], cwd=root, check=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
-def isolated_env(root: Path, tmp: Path, **extra: str | None) -> dict[str, str]:
-    """Environment for a subprocess that runs the copy at ``root``: no real MLflow store, spool in ``tmp``."""
-    env = dict(os.environ)
-    for var in ("MLFLOW_TRACKING_URI", "REPLICA_NO_MLFLOW", "REPLICA_CHECKPOINT_SECONDS", "REPLICA_DEVICE",
-                "DVC_STAGE", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "PYTHONPATH"):
-        env.pop(var, None)
-    env.update({
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        "DVC_ROOT": str(root),
-        "REPLICA_SPOOL_DIR": str(tmp / "spool"),
-        "REPLICA_NO_MLFLOW": "1",
-        "REPLICA_PROGRESS": "0",
-        "REPLICA_DEVICE": "cpu",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    })
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def replica(root: Path, *args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m pipelines.cli ARGS`` with the code of the copy at ``root`` (cwd first on sys.path)."""
-    return subprocess.run([str(PYTHON), "-m", "pipelines.cli", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def set_yaml_line(path: Path, pattern: str, replacement: str, count: int = 1) -> None:
-    """Replace a regex ``pattern`` (multiline) in a YAML file, insisting that it matched."""
-    text = path.read_text()
-    new, n = re.subn(pattern, replacement, text, count=count, flags=re.MULTILINE)
-    assert n >= 1, f"{pattern!r} not found in {path}"
-    path.write_text(new)
-
-
-def shrink_params(params: Path, cycles: int = 4, steps: int = 5, smoke_epochs: int = 2) -> None:
-    """A tiny variant of params.yaml (in a copy only): fewer cycles/updates per epoch, more smoke epochs."""
-    set_yaml_line(params, r"^(\s*cycles_per_epoch:) \d+", rf"\1 {cycles}")
-    set_yaml_line(params, r"^(\s*optimization_steps_per_cycle:) \d+", rf"\1 {steps}")
-    set_yaml_line(params, r"^(\s*budget: \{epochs:) 1,", rf"\1 {smoke_epochs},")
+from tests.helpers import copy_repo, isolated_env
 
 
 @pytest.fixture
