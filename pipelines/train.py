@@ -13,7 +13,7 @@ from pipelines.registry import Paper
 from shared.errors import SpecError
 from shared.repo import code_root, dvc_tags, file_hashes, git_commit, git_dirty, package_versions
 from shared.run import COMPLETE_FILE, Run, atomic_write_text
-from shared.tracking import start_tracking
+from shared.tracking import end_run, start_tracking
 
 TRACKING_FILE = "tracking.json"
 
@@ -51,19 +51,26 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
         raise SpecError(str(paper.params.path), f"profiles.{profile}.seeds",
                         f"seed {seed} is not listed (listed: {list(paper.params.profile_seeds[profile])})")
     entry = paper.entry_point(config.paper_experiment)
+    fingerprint = run_fingerprint(paper, experiment)  # the code imported now is the code that will run
     out_dir = paper.run_dir(profile, experiment, seed)
     ckpt_dir = paper.checkpoint_dir(profile, experiment, seed)
+    tracking_file = ckpt_dir / TRACKING_FILE
+    previous = json.loads(tracking_file.read_text()) if tracking_file.exists() else None
     if (ckpt_dir / COMPLETE_FILE).exists():  # a finished run being forced again starts afresh
         shutil.rmtree(ckpt_dir)
+        previous = None
+    elif previous is not None and previous.get("config", fingerprint["config"]) != fingerprint["config"]:
+        print(f"[train] params of {experiment} changed since its checkpoint; starting afresh", file=sys.stderr)
+        end_run(previous["run_ref"], "KILLED")
+        shutil.rmtree(ckpt_dir)
+        previous = None
     run = Run(config, seed, out_dir, ckpt_dir)
     tags = {"paper": paper.id, "experiment": experiment, "seed": str(seed), "profile": profile,
             "device": str(run.device), "git.commit": git_commit(), "git.dirty": str(git_dirty()),
             **{f"version.{k}": v for k, v in package_versions().items()}, **dvc_tags()}
-    tracking_file = ckpt_dir / TRACKING_FILE
-    resume = json.loads(tracking_file.read_text())["run_ref"] if tracking_file.exists() else None
     tracker = start_tracking(f"replica/{paper.id}", f"{experiment}/seed{seed}/{profile}", tags,
-                             {**config.as_flat_dict(), "seed": seed}, resume=resume)
-    atomic_write_text(tracking_file, json.dumps({"run_ref": tracker.run_ref}))
+                             {**config.as_flat_dict(), "seed": seed}, resume=previous and previous["run_ref"])
+    atomic_write_text(tracking_file, json.dumps({"run_ref": tracker.run_ref, "config": fingerprint["config"]}))
     run.tracker = tracker
     started = time.time()
     try:
@@ -77,7 +84,7 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
         "paper": paper.id, "experiment": experiment, "paper_experiment": config.paper_experiment, "seed": seed,
         "profile": profile, "budget": config.budget, "hyperparameters": config.hyperparameters,
         "metrics": final, "device": str(run.device), "commit": tags["git.commit"], "dirty": git_dirty(),
-        "fingerprint": run_fingerprint(paper, experiment), "tracking_backend": tracker.backend,
+        "fingerprint": fingerprint, "tracking_backend": tracker.backend,
         "tracking_run": tracker.run_ref, "resumed_from_step": run.resumed_from,
         "wall_time_s": round(time.time() - started, 1), "dvc_stage": dvc_tags().get("dvc.stage"),
     }

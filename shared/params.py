@@ -161,6 +161,11 @@ def load_params(path: Path, paper: str, spec: PaperSpec, profile: str | None = N
             if expected is not None and _kind(value) != expected:
                 raise SpecError(file, f"{key}.hyperparameters.{k}", f"must be a {expected} like the paper's "
                                 f"{known[k].describe()}, got {value!r}", hps.line_of(k))
+            if isinstance(value, str) and not known[k].allows(value) and spec.deviation_for(group, k, value) is None:
+                # a categorical value that is neither the paper's nor declared is a typo or an undeclared change
+                raise SpecError(file, f"{key}.hyperparameters.{k}", f"{value!r} is neither the paper's value "
+                                f"({known[k].describe()}) nor a declared deviation in {spec.path.name}",
+                                hps.line_of(k))
         for k in known:
             if k not in hps:
                 raise SpecError(file, f"{key}.hyperparameters.{k}", f"missing: {spec.path} lists it for "

@@ -73,7 +73,7 @@ class Run:
         """Record one point of the learning curve at ``step`` environment steps."""
         row = {"step": int(step), **{k: float(v) for k, v in metrics.items()}}
         self.curve.append(row)
-        self._pending.append(row)
+        self._pending.append({**row, "_ts": int(time.time() * 1000)})  # fixed timestamp: a re-send is a duplicate
 
     def flush(self) -> None:
         """Write ``curve.csv`` and send pending points to the tracker (done at each checkpoint and at the end)."""
@@ -95,9 +95,12 @@ class Run:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
 
     def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
-        """Atomically save ``state`` plus every RNG state, the curve and ``step``; then flush the curve."""
+        """Atomically save ``state`` plus every RNG state, the curve and ``step``; then flush the curve.
+
+        The points not yet sent to the tracker go into the checkpoint too: a run killed between the save and the
+        flush sends them again after resuming (MLflow drops exact duplicates), so no point is lost."""
         payload = {
-            "state": state, "step": int(step), "curve": self.curve, "seed": self.seed,
+            "state": state, "step": int(step), "curve": self.curve, "seed": self.seed, "pending": self._pending,
             "rng": {"numpy": self.rng.bit_generator.state, "python": random.getstate(),
                     "numpy_global": np.random.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
@@ -128,7 +131,7 @@ class Run:
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         self.curve = list(payload["curve"])
-        self._pending = []
+        self._pending = list(payload.get("pending", []))
         self.resumed_from = payload["step"]
         print(f"[run] resuming {self.config.name} seed {self.seed} from step {payload['step']}", file=sys.stderr)
         return payload["state"]

@@ -58,7 +58,13 @@ def _probe(uri: str) -> str | None:
 
 
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """The metric values of a curve row (keys starting with '_' and 'step' are bookkeeping)."""
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("_") and k != "step"}
+
+
+def _timestamp(row: dict[str, Any]) -> int:
+    return int(row.get("_ts") or time.time() * 1000)
 
 
 class MlflowTracker:
@@ -70,8 +76,7 @@ class MlflowTracker:
     def log_metrics(self, rows: list[dict[str, float]]) -> None:
         from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, int(row["step"])) for row in rows for k, v in _numeric(row).items() if k != "step"]
+        metrics = [Metric(k, v, _timestamp(row), int(row["step"])) for row in rows for k, v in _numeric(row).items()]
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(self.run_ref, metrics=metrics[i:i + 1000], synchronous=True)
 
@@ -104,8 +109,7 @@ class SpoolTracker:
     def log_metrics(self, rows: list[dict[str, float]]) -> None:
         with open(self.folder / "metrics.jsonl", "a") as fh:
             for row in rows:
-                fh.write(json.dumps({"step": int(row["step"]), "ts": int(time.time() * 1000),
-                                     "metrics": {k: v for k, v in _numeric(row).items() if k != "step"}}) + "\n")
+                fh.write(json.dumps({"step": int(row["step"]), "ts": _timestamp(row), "metrics": _numeric(row)}) + "\n")
 
     def log_artifact(self, path: Path) -> None:
         shutil.copy2(path, self.folder / "artifacts" / path.name)
@@ -202,6 +206,19 @@ def start_tracking(experiment: str, run_name: str, tags: dict[str, str], params:
     _say_once(f"MLflow unavailable at {uri} ({reason}); spooling this run to {spool_root()} "
               "(import later with `replica import-spool`)")
     return SpoolTracker.create(experiment, run_name, tags, params)
+
+
+def end_run(run_ref: str, status: str) -> None:
+    """Close a run left open by an abandoned checkpoint (best effort: tracking trouble never stops training)."""
+    try:
+        if run_ref.startswith("spool:"):
+            folder = spool_root() / run_ref.split(":", 1)[1]
+            if folder.is_dir():
+                SpoolTracker(folder).end(status)
+        elif not os.environ.get("REPLICA_NO_MLFLOW") and not _probe(tracking_uri()):
+            _client(tracking_uri()).set_terminated(run_ref, status=status)
+    except Exception as err:  # noqa: BLE001
+        _say_once(f"could not close run {run_ref} ({type(err).__name__}: {err})")
 
 
 def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:

@@ -102,11 +102,6 @@ def _tiny(paper, experiment: str, **hp):
     return dataclasses.replace(paper, params=params)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG shared/run.py Run.restore / pipelines/train.py train: a checkpoint is "
-                   "identified by its seed only; after a params.yaml change (which makes DVC re-run the stage, whose "
-                   "checkpoint folder is persist: true) an unfinished run resumes the old checkpoint - restoring even "
-                   "the old learning rate through the optimizer state - while metrics.json records the new "
-                   "hyperparameters and a current fingerprint")
 def test_changed_config_does_not_resume_an_old_checkpoint(real_paper, tmp_results, monkeypatch):
     from pipelines.train import train
     from shared.run import Run

@@ -108,11 +108,6 @@ def test_claim_without_source(copy_env):
     assert "papers/her/paper.yaml" in line and "claims[0].source" in line
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a params.yaml hyperparameter value of the right type but outside what "
-                   "the code accepts (her_strategy: finall) passes load_params; train() then opens tracking, writes "
-                   "checkpoints/.../tracking.json and an MLflow run/spool before the entry point's _validate raises a "
-                   "ValueError traceback (pipelines/train.py: entry(config, run) is the first validation of the "
-                   "hyperparameter values)")
 def test_invalid_hyperparameter_value_is_rejected_before_anything_is_written(repo_copy, env_for):
     root, env = repo_copy, env_for(repo_copy)  # MLflow off (spool) for speed: a spool folder is a write too
     set_yaml_line(root / "papers/her/params.yaml", r"her_strategy: none$", "her_strategy: finall")

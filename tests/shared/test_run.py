@@ -67,10 +67,6 @@ def test_checkpoint_is_not_due_before_its_interval(tmp_path):
     assert not run.checkpoint_due()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG shared/run.py Run.save_checkpoint: the checkpoint file is replaced "
-                   "(os.replace) before flush() sends the pending curve points to the tracker; a run killed between "
-                   "the two resumes with those points in its restored curve but an empty _pending, so they never "
-                   "reach MLflow/the spool")
 def test_kill_between_checkpoint_and_flush_loses_no_tracked_point(tmp_path, monkeypatch):
     tracker = ListTracker()
     run = make_run(tmp_path)
