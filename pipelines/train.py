@@ -83,7 +83,7 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
     metrics = {
         "paper": paper.id, "experiment": experiment, "paper_experiment": config.paper_experiment, "seed": seed,
         "profile": profile, "budget": config.budget, "hyperparameters": config.hyperparameters,
-        "metrics": final, "device": str(run.device), "commit": tags["git.commit"], "dirty": git_dirty(),
+        "metrics": final, "device": str(run.device), "commit": tags["git.commit"], "dirty": tags["git.dirty"] == "True",
         "fingerprint": fingerprint, "tracking_backend": tracker.backend,
         "tracking_run": tracker.run_ref, "resumed_from_step": run.resumed_from,
         "wall_time_s": round(time.time() - started, 1), "dvc_stage": dvc_tags().get("dvc.stage"),
