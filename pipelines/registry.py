@@ -34,18 +34,21 @@ class Paper:
 
     def loaded_code(self) -> list[Path]:
         """The source files of this paper's modules imported so far, plus ``shared/run.py`` (seeding, checkpoints):
-        after a run, exactly the code that produced it."""
+        once the entry point is imported, exactly the code a run executes. The package ``__init__.py`` only names
+        the entry points and is left out, so registering a new experiment does not stale the others."""
         package = PAPERS[self.id]
         files = [Path(m.__file__) for name, m in list(sys.modules.items())
-                 if (name == package or name.startswith(package + ".")) and getattr(m, "__file__", None)]
+                 if name.startswith(package + ".") and getattr(m, "__file__", None)]
         return sorted(set(files + [code_root() / "shared" / "run.py"]))
 
     def entry_point(self, group: str) -> Callable:
-        module: ModuleType = importlib.import_module(PAPERS[self.id])
-        if group not in module.ENTRY_POINTS:
+        """Import and return the ``train(config, run)`` function registered for paper experiment ``group``."""
+        package: ModuleType = importlib.import_module(PAPERS[self.id])
+        if group not in package.ENTRY_POINTS:
             raise SpecError(str(self.dir / "paper.yaml"), f"experiments.{group}", "has no entry point in "
                             f"{PAPERS[self.id]}.ENTRY_POINTS")
-        return module.ENTRY_POINTS[group]
+        module_name, function = package.ENTRY_POINTS[group].split(":")
+        return getattr(importlib.import_module(module_name), function)
 
 
 def load_paper(paper_id: str, profile: str | None = None) -> Paper:

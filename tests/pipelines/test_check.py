@@ -111,7 +111,7 @@ def test_not_run_below_paper_epochs(real_paper, tmp_results):
 
 
 def test_stale_when_code_or_config_fingerprint_differs(real_paper, tmp_results):
-    import papers.her  # noqa: F401  (the fingerprint lists the paper modules a run imported)
+    real_paper.entry_point("bitflip")  # the fingerprint lists the paper modules a run imported
 
     current = run_fingerprint(real_paper, "bitflip_n13_dqn")
     assert "papers/her/bitflip_experiment.py" in current["files"] and "shared/run.py" in current["files"]
@@ -160,9 +160,9 @@ def test_cli_check_json_and_stale_after_a_code_change(repo_copy, env_for):
     """`replica check her --json` in a copy of the repository: one record per claim, in paper.yaml's order; results
     written with the copy's fingerprint count until a module they ran changes."""
     env = env_for(repo_copy)
-    out = subprocess.run([sys.executable, "-c", "import json, papers.her; from pipelines.registry import load_paper; "
-                          "from pipelines.train import run_fingerprint; "
-                          "print(json.dumps(run_fingerprint(load_paper('her'), 'bitflip_n13_dqn')))"],
+    out = subprocess.run([sys.executable, "-c", "import json; from pipelines.registry import load_paper; "
+                          "from pipelines.train import run_fingerprint; p = load_paper('her'); p.entry_point('bitflip'); "
+                          "print(json.dumps(run_fingerprint(p, 'bitflip_n13_dqn')))"],
                          cwd=repo_copy, env=env, capture_output=True, text=True, check=True)
     fingerprint = json.loads(out.stdout)
     assert "papers/her/replay.py" in fingerprint["files"]
