@@ -38,12 +38,11 @@ def audit_paper(paper: Paper) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         rows.append(row)
     for group, spec in paper.spec.experiments.items():
         if not any(c.paper_experiment == group for c in paper.params.experiments.values()):
-            continue
-        ours = paper.params.experiments[next(n for n, c in paper.params.experiments.items()
-                                             if c.paper_experiment == group)]
+            continue  # a paper experiment we do not run yet: nothing to compare
+        ours = next(c for c in paper.params.experiments.values() if c.paper_experiment == group)
         for key, stated in spec.budget.items():
-            value = (len(paper.params.profile_seeds["paper"]) if key == "seeds"
-                     else ours.budget.get(key, "not set")) if paper.params.profile == "paper" else ours.budget.get(key)
+            value = (len(paper.params.profile_seeds[paper.params.profile]) if key == "seeds"
+                     else ours.budget.get(key, "not set"))
             rows.append({"paper_experiment": group, "hyperparameter": f"budget.{key}", "paper": stated.describe(),
                          "source": stated.source, "ours": value, "experiments": [], "status": "budget",
                          "reason": f"profile {paper.params.profile}"})

@@ -6,7 +6,6 @@ import json
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from pipelines.registry import Paper
@@ -65,8 +64,9 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
         shutil.rmtree(ckpt_dir)
         previous = None
     run = Run(config, seed, out_dir, ckpt_dir)
+    commit, dirty = git_commit(), git_dirty()
     tags = {"paper": paper.id, "experiment": experiment, "seed": str(seed), "profile": profile,
-            "device": str(run.device), "git.commit": git_commit(), "git.dirty": str(git_dirty()),
+            "device": str(run.device), "git.commit": commit, "git.dirty": str(dirty),
             **{f"version.{k}": v for k, v in package_versions().items()}, **dvc_tags()}
     tracker = start_tracking(f"replica/{paper.id}", f"{experiment}/seed{seed}/{profile}", tags,
                              {**config.as_flat_dict(), "seed": seed}, resume=previous and previous["run_ref"])
@@ -75,15 +75,15 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
     started = time.time()
     try:
         final = entry(config, run)
-    except BaseException:
+    except BaseException as err:
         run.flush()
-        tracker.end("KILLED" if not isinstance(sys.exc_info()[1], Exception) else "FAILED")
+        tracker.end("FAILED" if isinstance(err, Exception) else "KILLED")
         raise
     run.flush()
     metrics = {
         "paper": paper.id, "experiment": experiment, "paper_experiment": config.paper_experiment, "seed": seed,
         "profile": profile, "budget": config.budget, "hyperparameters": config.hyperparameters,
-        "metrics": final, "device": str(run.device), "commit": tags["git.commit"], "dirty": tags["git.dirty"] == "True",
+        "metrics": final, "device": str(run.device), "commit": commit, "dirty": dirty,
         "fingerprint": fingerprint, "tracking_backend": tracker.backend,
         "tracking_run": tracker.run_ref, "resumed_from_step": run.resumed_from,
         "wall_time_s": round(time.time() - started, 1), "dvc_stage": dvc_tags().get("dvc.stage"),
@@ -98,6 +98,3 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
     run.mark_complete(final)
     return metrics
 
-
-def results_path(paper: Paper, experiment: str, seed: int) -> Path:
-    return paper.run_dir(paper.params.profile, experiment, seed) / "metrics.json"
