@@ -146,25 +146,34 @@ def check_paper(paper: Paper) -> dict[str, Any]:
             "summary": {v: sum(c["verdict"] == v for c in claims) for v in sorted({c["verdict"] for c in claims})}}
 
 
-def _fmt(value: Any) -> str:
-    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+def describe_target(c: dict[str, Any]) -> str:
+    """What the paper's claim requires, e.g. '≥ 0.5', '0.9 ± 0.05', '> bitflip_n50_dqn'."""
+    kind = c["comparison"]
+    if kind == "within":
+        return f"{c['reported']} ± {c['delta']}"
+    if kind in ("at_least", "at_most"):
+        return f"{'≥' if kind == 'at_least' else '≤'} {c['threshold']}" + (f" (δ {c['delta']})" if c["delta"] else "")
+    return f"{'>' if kind == 'greater_than' else '<'} {c['other_experiment']}"
+
+
+def describe_ours(c: dict[str, Any]) -> str:
+    """Our mean with its 95 % interval and n (for an ordering: both means and the interval of the difference)."""
+    if c.get("mean") is None:
+        return "–"
+    ci = c.get("ci")
+    finite = ci is not None and all(v is not None and math.isfinite(v) for v in ci)
+    if c["comparison"] in ("greater_than", "less_than") and "other_mean" in c:
+        diff = f", difference [{ci[0]:.3f}, {ci[1]:.3f}]" if finite else ""
+        return f"{c['mean']:.3f} vs {c['other_mean']:.3f}{diff} (n={c['n']}, {c['other_n']})"
+    return f"{c['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] (n={c['n']})" if finite else f"{c['mean']:.3f} (n={c['n']})"
 
 
 def format_verdicts(paper: Paper, verdicts: dict[str, Any]) -> str:
     lines = [f"# {paper.spec.citation['title']} ({paper.id}), profile {verdicts['profile']}", "",
              "| claim | source | target | ours: mean [95 % CI] (n) | verdict | why |", "|---|---|---|---|---|---|"]
     for c in verdicts["claims"]:
-        if c["comparison"] == "within":
-            target = f"{c['reported']} ± {c['delta']}"
-        elif c["comparison"] in ("at_least", "at_most"):
-            target = f"{'≥' if c['comparison'] == 'at_least' else '≤'} {c['threshold']}" + (
-                f" (δ {c['delta']})" if c["delta"] else "")
-        else:
-            target = f"{'>' if c['comparison'] == 'greater_than' else '<'} {c['other_experiment']}"
-        ci = c.get("ci")
-        ours = "–" if c.get("mean") is None else (
-            f"{c['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] ({c['n']})" if ci else f"{c['mean']:.3f} ({c['n']})")
-        lines.append(f"| {c['claim']} | {c['source']} | {target} | {ours} | **{c['verdict']}** | {c['reason']} |")
+        lines.append(f"| {c['claim']} | {c['source']} | {describe_target(c)} | {describe_ours(c)} | "
+                     f"**{c['verdict']}** | {c['reason']} |")
     lines += ["", f"{verdicts['claims_checked']} claims with a statistical verdict; about "
               f"{verdicts['expected_chance_misses']} would miss by chance at 95 %."]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pipelines.check import describe_ours, describe_target  # noqa: E402
 from pipelines.registry import PAPERS, Paper, load_paper  # noqa: E402
 from shared.repo import code_root  # noqa: E402
 from shared.run import atomic_write_text  # noqa: E402
@@ -60,26 +61,6 @@ def plot_claim(paper: Paper, claim: dict[str, Any], spec_curve_metric: str | Non
     return out
 
 
-def _ours(claim: dict[str, Any]) -> str:
-    if claim.get("mean") is None:
-        return "–"
-    ci = claim.get("ci")
-    if claim["comparison"] in ("greater_than", "less_than") and ci:
-        return f"{claim['mean']:.3f} vs {claim['other_mean']:.3f}, diff CI [{ci[0]:.3f}, {ci[1]:.3f}] (n={claim['n']})"
-    if ci and ci[0] is not None and ci[1] is not None:
-        return f"{claim['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] (n={claim['n']})"
-    return f"{claim['mean']:.3f} (n={claim['n']})"
-
-
-def _target(claim: dict[str, Any]) -> str:
-    kind = claim["comparison"]
-    if kind == "within":
-        return f"{claim['reported']} ± {claim['delta']}"
-    if kind in ("at_least", "at_most"):
-        return f"{'≥' if kind == 'at_least' else '≤'} {claim['threshold']}"
-    return f"{'>' if kind == 'greater_than' else '<'} {claim['other_experiment']}"
-
-
 def splice(path: Path, table: str) -> None:
     """Replace the text between the results markers of a markdown file (left alone if it has none)."""
     if not path.exists():
@@ -112,8 +93,8 @@ def write_report(update_readme: bool = True, root: Path | None = None) -> Path:
                               reports / "plots" / f"{paper_id}_{claim['claim']}.png")
             for rows, prefix in ((lines, ""), (paper_lines, "../../")):
                 link = f" ([plot]({prefix}reports/plots/{plot.name}))" if plot else ""
-                rows.append(f"| {paper_id} | {claim['claim']}{link} | {claim['source']} | {_target(claim)} | "
-                            f"{_ours(claim)} | **{claim['verdict']}** |")
+                rows.append(f"| {paper_id} | {claim['claim']}{link} | {claim['source']} | {describe_target(claim)} | "
+                            f"{describe_ours(claim)} | **{claim['verdict']}** |")
         if update_readme:
             splice(paper.dir / "README.md", "\n".join(paper_lines))
     summary = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))
