@@ -36,14 +36,13 @@ def plot_claim(paper: Paper, claim: dict[str, Any], spec_curve_metric: str | Non
             continue
         for i, seed in enumerate(paper.params.profile_seeds["paper"]):
             path = paper.run_dir("paper", name, seed) / "curve.csv"
-            if path.exists():
+            if path.exists() and (path.parent / "metrics.json").exists():  # finished runs only
                 rows = [r for r in _read_curve(path) if spec_curve_metric in r]
                 ax.plot([r["step"] for r in rows], [r[spec_curve_metric] for r in rows], color=colour, alpha=0.6,
                         lw=1, label=name if i == 0 else None)
                 drawn = True
     if claim["comparison"] in ("at_least", "at_most"):
-        ax.axhline(claim["threshold"], color="k", ls="--", lw=1, label=f"paper: {claim['comparison']} "
-                   f"{claim['threshold']}")
+        ax.axhline(claim["threshold"], color="k", ls="--", lw=1, label=f"paper: {describe_target(claim)}")
     elif claim["comparison"] == "within":
         ax.axhspan(claim["reported"] - claim["delta"], claim["reported"] + claim["delta"], color="k", alpha=0.1,
                    label=f"paper: {claim['reported']} ± {claim['delta']}")
