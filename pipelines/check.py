@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import numpy as np
 
 from pipelines.registry import Paper
 from pipelines.train import stale_reason
-from shared.paper_spec import Claim
+from shared.errors import SpecError
+from shared.paper_spec import Claim, load_paper_spec
+from shared.repo import code_root
 from shared.run import atomic_write_text
 from shared.stats import NOT_RUN, STALE, band_verdict, ordering_verdict
 from shared.yamlio import load_yaml
@@ -89,6 +92,62 @@ def finite_json(value: Any) -> Any:
     return value
 
 
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=code_root(), capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def preregistration(paper: Paper, claim: Claim) -> dict[str, Any]:
+    """When the claim's tolerance took its current form and when its first result was committed (git history).
+
+    ``preregistered`` is False when the band or threshold last changed after a result of the claim's experiment
+    was already committed, None when git cannot tell (no history, or uncommitted)."""
+    rel = paper.spec.path.resolve().relative_to(code_root().resolve()).as_posix()
+    log = _git("log", "--format=%H %ct", "--", rel)  # every commit that touched paper.yaml, newest first
+    current = _tolerance(claim)
+    since = None
+    for line in (log or "").splitlines():  # newest first: walk back while the tolerance is unchanged
+        commit, stamp = line.split()
+        text = _git("show", f"{commit}:{rel}")
+        old = _claim_in(text, claim.id) if text else None
+        if old is None or _tolerance(old) != current:
+            break
+        since = (commit, int(stamp))
+    root = code_root().resolve()
+    runs = [paper.run_dir("paper", n, 1).parent.resolve() for n in (claim.experiment, claim.other_experiment) if n]
+    runs = [p.relative_to(root).as_posix() for p in runs if p.is_relative_to(root)]
+    first = _git("log", "--diff-filter=A", "--format=%H %ct", "--", *runs) if runs else None
+    first_result = first.splitlines()[-1].split() if first and first.strip() else None
+    out: dict[str, Any] = {"tolerance_since": since[0] if since else None,
+                           "first_result_commit": first_result[0] if first_result else None, "preregistered": None}
+    if since and first_result:
+        out["preregistered"] = since[1] <= int(first_result[1])
+    elif since:
+        out["preregistered"] = True  # no committed result yet
+    return out
+
+
+def _tolerance(claim: Any) -> tuple:
+    return (claim.comparison, claim.reported, claim.threshold, claim.delta, claim.metric, claim.experiment,
+            claim.other_experiment)
+
+
+def _claim_in(text: str, claim_id: str) -> Claim | None:
+    """The claim ``claim_id`` of an older paper.yaml text (None if absent or unreadable)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "paper.yaml"
+        path.write_text(text)
+        try:
+            return next((c for c in load_paper_spec(path).claims if c.id == claim_id), None)
+        except SpecError:
+            return None
+
+
 def _values(results: list[dict[str, Any]], metric: str, experiment: str) -> np.ndarray:
     try:
         return np.array([float(r["metrics"][metric]) for r in results])
@@ -111,7 +170,8 @@ def check_claim(paper: Paper, claim: Claim) -> dict[str, Any]:
                   budget_ratio=min(s[3] for s in statuses),
                   commits=sorted({r["commit"] for s in statuses for r in s[0]}),
                   tracking_runs=[r["tracking_run"] for s in statuses for r in s[0]],
-                  dvc_lock=dvc_lock_hashes(paper, claim.experiment, [r["seed"] for r in results]))
+                  dvc_lock=dvc_lock_hashes(paper, claim.experiment, [r["seed"] for r in results]),
+                  **preregistration(paper, claim))
     if results:
         x = _values(results, claim.metric, claim.experiment)
         record.update(values=x.tolist(), mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else None)
@@ -140,6 +200,9 @@ def check_claim(paper: Paper, claim: Claim) -> dict[str, Any]:
 
 def check_paper(paper: Paper) -> dict[str, Any]:
     claims = [check_claim(paper, claim) for claim in paper.spec.claims]
+    for c in claims:
+        if c["preregistered"] is False:  # reported, not hidden: the verdict stands beside this warning
+            c["reason"] += f"; WARNING: tolerance changed after results were committed ({c['first_result_commit'][:8]})"
     decided = [c for c in claims if c["verdict"] in ("replicated", "not replicated", "inconclusive")]
     return {"paper": paper.id, "profile": paper.params.profile, "claims": claims,
             "claims_checked": len(decided), "expected_chance_misses": round(0.05 * len(decided), 2),

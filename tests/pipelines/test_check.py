@@ -191,3 +191,27 @@ def test_cli_check_json_and_stale_after_a_code_change(repo_copy, env_for):
     assert done.returncode == 0, done.stderr
     record = {c["claim"]: c for c in json.loads(done.stdout)["claims"]}["dqn_solves_n13"]
     assert record["verdict"] == "stale" and "papers/her/replay.py" in record["reason"]
+
+
+def test_tolerance_changed_after_results_is_flagged(repo_copy, env_for):
+    """The check reads git history: a threshold edited after results were committed is reported, not hidden."""
+    from tests.helpers import git_init, replica, set_yaml_line
+
+    env = env_for(repo_copy)
+    git = ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    git_init(repo_copy)
+    folder = repo_copy / "papers/her/results/paper/runs/bitflip_n13_dqn/seed1"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({
+        "experiment": "bitflip_n13_dqn", "seed": 1, "budget": {"epochs": 200, "test_episodes": 80,
+        "final_test_episodes": 1000}, "metrics": {"final_test_success_rate": 0.9}, "commit": "x",
+        "tracking_run": "r", "fingerprint": {}}))
+    subprocess.run(git + ["add", "-A"], cwd=repo_copy, check=True)
+    subprocess.run(git + ["commit", "-qm", "results"], cwd=repo_copy, check=True)
+    first = json.loads(replica(repo_copy, "check", "her", "--json", env=env).stdout)["claims"][0]
+    assert first["claim"] == "dqn_solves_n13" and first["preregistered"] is True
+    set_yaml_line(repo_copy / "papers/her/paper.yaml", r"threshold: 0\.5$", "threshold: 0.4")
+    subprocess.run(git + ["commit", "-qam", "move the threshold"], cwd=repo_copy, check=True)
+    after = json.loads(replica(repo_copy, "check", "her", "--json", env=env).stdout)["claims"][0]
+    assert after["preregistered"] is False
+    assert "tolerance changed after results were committed" in after["reason"]
