@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from pipelines.registry import Paper
 from pipelines.train import stale_reason
 from shared.errors import SpecError
 from shared.paper_spec import Claim, load_paper_spec
-from shared.repo import code_root
+from shared.repo import code_root, git_output
 from shared.run import atomic_write_text
 from shared.stats import NOT_RUN, STALE, band_verdict, ordering_verdict
 from shared.yamlio import load_yaml
@@ -92,26 +91,18 @@ def finite_json(value: Any) -> Any:
     return value
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=code_root(), capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def preregistration(paper: Paper, claim: Claim) -> dict[str, Any]:
     """When the claim's tolerance took its current form and when its first result was committed (git history).
 
     ``preregistered`` is False when the band or threshold last changed after a result of the claim's experiment
     was already committed, None when git cannot tell (no history, or uncommitted)."""
     rel = paper.spec.path.resolve().relative_to(code_root().resolve()).as_posix()
-    log = _git("log", "--format=%H %ct", "--", rel)  # every commit that touched paper.yaml, newest first
+    log = git_output("log", "--format=%H %ct", "--", rel)  # every commit that touched paper.yaml, newest first
     current = _tolerance(claim)
     since = None
     for line in (log or "").splitlines():  # newest first: walk back while the tolerance is unchanged
         commit, stamp = line.split()
-        text = _git("show", f"{commit}:{rel}")
+        text = git_output("show", f"{commit}:{rel}")
         old = _claim_in(text, claim.id) if text else None
         if old is None or _tolerance(old) != current:
             break
@@ -119,7 +110,7 @@ def preregistration(paper: Paper, claim: Claim) -> dict[str, Any]:
     root = code_root().resolve()
     runs = [paper.run_dir("paper", n, 1).parent.resolve() for n in (claim.experiment, claim.other_experiment) if n]
     runs = [p.relative_to(root).as_posix() for p in runs if p.is_relative_to(root)]
-    first = _git("log", "--diff-filter=A", "--format=%H %ct", "--", *runs) if runs else None
+    first = git_output("log", "--diff-filter=A", "--format=%H %ct", "--", *runs) if runs else None
     first_result = first.splitlines()[-1].split() if first and first.strip() else None
     out: dict[str, Any] = {"tolerance_since": since[0] if since else None,
                            "first_result_commit": first_result[0] if first_result else None, "preregistered": None}

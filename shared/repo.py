@@ -24,7 +24,8 @@ def code_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _git(*args: str) -> str | None:
+def git_output(*args: str) -> str | None:
+    """stdout of ``git ARGS`` run in the code root (stripped), or None when git fails or is missing."""
     try:
         out = subprocess.run(["git", *args], cwd=code_root(), capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
@@ -33,11 +34,11 @@ def _git(*args: str) -> str | None:
 
 
 def git_commit() -> str:
-    return _git("rev-parse", "HEAD") or "unknown"
+    return git_output("rev-parse", "HEAD") or "unknown"
 
 
 def git_dirty() -> bool:
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = git_output("status", "--porcelain", "--untracked-files=no")
     return bool(status)
 
 
