@@ -74,7 +74,7 @@ def dvc_lock_hashes(paper: Paper, experiment: str, seeds: list[int]) -> dict[str
     stages = (load_yaml(lock).get("stages") or {})
     out = {}
     for seed in seeds:
-        entry = stages.get(f"train@{experiment}-{seed}")
+        entry = next((v for k, v in stages.items() if k.endswith(f"@{experiment}-{seed}")), None)
         if entry is not None:
             out[str(seed)] = hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:12]
     return out

@@ -6,7 +6,9 @@ Schema::
     seeds: [1, 2, 3, 4, 5]         # active seeds (a subset of the profile's; DVC's matrix reads this key)
     profiles:
       paper: {seeds: [...], budget: {epochs: 200, ...}}
-      smoke: {seeds: [1], budget: {epochs: 1, ...}}
+      smoke: {seeds: [1], budget: {epochs: 1, ...},
+              group_budgets: {<paper experiment>: {cycles_per_epoch: 1}}}  # optional: extra budget keys that
+                                                                        # only one paper experiment's runs read
     experiments:
       <name>:
         paper_experiment: <group in paper.yaml>
@@ -100,25 +102,39 @@ def load_params(path: Path, paper: str, spec: PaperSpec, profile: str | None = N
 
     profile_seeds: dict[str, tuple[int, ...]] = {}
     budgets: dict[str, dict[str, Any]] = {}
+    group_budgets: dict[str, dict[str, dict[str, Any]]] = {}
     for name, body in profiles.items():
         key = f"profiles.{name}"
         if not isinstance(body, dict):
             raise SpecError(file, key, "must be a mapping", profiles.line_of(name))
         for k in body:
-            if k not in {"seeds", "budget"}:
-                raise SpecError(file, f"{key}.{k}", "a profile holds only 'seeds' and 'budget' (profiles never "
-                                "change hyperparameters)", body.line_of(k))
+            if k not in {"seeds", "budget", "group_budgets"}:
+                raise SpecError(file, f"{key}.{k}", "a profile holds only 'seeds', 'budget' and 'group_budgets' "
+                                "(profiles never change hyperparameters)", body.line_of(k))
         if "seeds" not in body or "budget" not in body:
             raise SpecError(file, key, "needs 'seeds' and 'budget'", profiles.line_of(name))
         profile_seeds[name] = _seed_list(file, f"{key}.seeds", body["seeds"], body.line_of("seeds"))
         if not isinstance(body["budget"], dict):
             raise SpecError(file, f"{key}.budget", "must be a mapping", body.line_of("budget"))
         budgets[name] = dict(body["budget"])
+        groups = body.get("group_budgets", {})
+        if not isinstance(groups, dict) or not all(isinstance(v, dict) for v in groups.values()):
+            raise SpecError(file, f"{key}.group_budgets", "must map paper experiments to budget mappings",
+                            body.line_of("group_budgets"))
+        for group in groups:
+            if group not in spec.experiments:
+                raise SpecError(file, f"{key}.group_budgets.{group}", f"not an experiment of {spec.path} (known: "
+                                f"{', '.join(spec.experiments)})", groups.line_of(group))
+        group_budgets[name] = {g: dict(v) for g, v in groups.items()}
     paper_keys = set(budgets["paper"])
     for name, budget in budgets.items():
         if set(budget) != paper_keys:
             raise SpecError(file, f"profiles.{name}.budget", f"must have the same keys as profiles.paper.budget "
                             f"({', '.join(sorted(paper_keys))})", profiles[name].line_of("budget"))
+        paper_groups = {g: set(v) for g, v in group_budgets["paper"].items()}
+        if {g: set(v) for g, v in group_budgets[name].items()} != paper_groups:
+            raise SpecError(file, f"profiles.{name}.group_budgets", "must name the same paper experiments and keys "
+                            "as profiles.paper.group_budgets", profiles.line_of(name))
 
     active = profile or top["profile"]
     if active not in profiles:
@@ -170,7 +186,8 @@ def load_params(path: Path, paper: str, spec: PaperSpec, profile: str | None = N
             if k not in hps:
                 raise SpecError(file, f"{key}.hyperparameters.{k}", f"missing: {spec.path} lists it for "
                                 f"'{group}'", body.line_of("hyperparameters"))
-        budget = dict(budgets[active])
+        budget = {**budgets[active], **group_budgets[active].get(group, {})}
+        group_keys = paper_keys | set(group_budgets["paper"].get(group, {}))
         overrides = body.get("budget") or {}
         if not isinstance(overrides, dict):
             raise SpecError(file, f"{key}.budget", "must be a mapping of profile -> budget", body.line_of("budget"))
@@ -179,8 +196,9 @@ def load_params(path: Path, paper: str, spec: PaperSpec, profile: str | None = N
                 raise SpecError(file, f"{key}.budget.{prof}", "must name a profile and map budget keys",
                                 overrides.line_of(prof))
             for k in values:
-                if k not in paper_keys:
-                    raise SpecError(file, f"{key}.budget.{prof}.{k}", "not a budget key of profiles.paper.budget",
+                if k not in group_keys:
+                    raise SpecError(file, f"{key}.budget.{prof}.{k}", "not a budget key of profiles.paper.budget "
+                                    f"or profiles.paper.group_budgets.{group}",
                                     values.line_of(k))
         budget.update(overrides.get(active, {}))
         experiments[name] = ExperimentConfig(paper=paper, name=name, paper_experiment=group, profile=active,

@@ -218,3 +218,16 @@ def test_load_paper_rejects_claim_on_unknown_experiment(tmp_path, monkeypatch):
 def test_hyperparameter_of_the_wrong_type(tmp_path, spec, old, new, needle):
     key = "experiments.toy_run.hyperparameters." + needle.split(":")[0]
     expect(tmp_path, spec, edit(PARAMS_YAML, old, new), key, needle, "must be a")
+
+
+def test_group_budgets_extend_one_paper_experiments_budget(tmp_path, spec):
+    text = edit(PARAMS_YAML, "    budget: {epochs: 1}\n", "    budget: {epochs: 1}\n    group_budgets: {toy: {cycles: 2}}\n")
+    text = edit(text, "    budget: {epochs: 10}\n", "    budget: {epochs: 10}\n    group_budgets: {toy: {cycles: 50}}\n")
+    assert load(tmp_path, spec, text, profile="smoke").experiment("toy_run").budget == {"epochs": 1, "cycles": 2}
+    assert load(tmp_path, spec, text).experiment("toy_run").budget == {"epochs": 10, "cycles": 50}
+    override = text + "    budget: {paper: {cycles: 20}}\n"
+    assert load(tmp_path, spec, override).experiment("toy_run").budget == {"epochs": 10, "cycles": 20}
+    missing = edit(text, "    group_budgets: {toy: {cycles: 2}}\n", "")
+    expect(tmp_path, spec, missing, "profiles.smoke.group_budgets", "smoke:", "same paper experiments and keys")
+    unknown = edit(text, "{toy: {cycles: 2}}", "{nope: {cycles: 2}}")
+    expect(tmp_path, spec, unknown, "profiles.smoke.group_budgets.nope", "nope", "not an experiment")
