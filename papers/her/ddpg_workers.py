@@ -38,16 +38,22 @@ class DDPGWorkers:
             net = self.target_actor if use_target else self.actor
             return torch.tanh(net.forward_worker(actor_features))
 
+    def critic_targets(self, next_critic_x: torch.Tensor, rewards: torch.Tensor, gamma: float,
+                       clip: tuple[float, float]) -> torch.Tensor:
+        """y = clip(r + gamma Q'(s', pi'(s')), clip) from the target networks; gamma on every transition (App. A)."""
+        a_in = self.actor_in
+        with torch.no_grad():
+            flat = next_critic_x.reshape(-1, next_critic_x.shape[-1])
+            next_pi = torch.tanh(self.target_actor.forward_worker(flat[:, :a_in]))
+            next_q = self.target_critic.forward_worker(torch.cat([flat, next_pi], -1)).view(rewards.shape)
+            return (rewards + gamma * next_q).clamp_(*clip)
+
     def update(self, critic_x: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, next_critic_x: torch.Tensor,
                gamma: float, clip: tuple[float, float], action_l2: float) -> dict[str, float]:
         """One optimisation step of every worker on its own minibatch ([W, B, ...]), then parameter averaging.
         The actor features are the first ``actor_in`` critic features."""
         a_in = self.actor_in
-        with torch.no_grad():
-            next_pi = torch.tanh(self.target_actor.forward_worker(next_critic_x[..., :a_in].reshape(-1, a_in)))
-            next_q = self.target_critic.forward_worker(
-                torch.cat([next_critic_x.reshape(-1, next_critic_x.shape[-1]), next_pi], -1)).view(rewards.shape)
-            y = (rewards + gamma * next_q).clamp_(*clip)
+        y = self.critic_targets(next_critic_x, rewards, gamma, clip)
         q = self.critic(torch.cat([critic_x, actions], -1)).squeeze(-1)  # [W, B]
         critic_loss = ((q - y) ** 2).mean(1).sum()  # each worker's mean, summed so each gets its own gradient
 

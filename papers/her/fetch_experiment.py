@@ -143,7 +143,8 @@ class FetchDDPG:
                                                     lambda ag, g: np.zeros(len(g), np.float32), random_goals=pool)
             rewards = self._rewards(achieved, t_index, goals)
             if self.counts is not None:  # footnote 6: bonus of the visited state s' (no HER copies: _validate)
-                rewards = rewards + self.counts[w].visit_and_bonus(achieved[1:], np.broadcast_to(goal, (EPISODE_STEPS, GOAL_DIM)))
+                episode_goal = np.broadcast_to(goal, (EPISODE_STEPS, GOAL_DIM))
+                rewards = rewards + self.counts[w].visit_and_bonus(achieved[1:], episode_goal)
             buffer.add_episode(episodes["obs"][e], episodes["actions"][e], achieved, t_index,
                                goals.astype(np.float32), rewards.astype(np.float32))
         # App. A "Input scaling": statistics of every observation encountered (s_t with its episode's goal, t = 0..T)
