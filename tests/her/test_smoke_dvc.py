@@ -73,16 +73,18 @@ def test_two_train_stages_and_check_through_dvc(smoke_repo):
 
 @pytest.mark.slow
 def test_full_smoke_pipeline_through_dvc(smoke_repo):
-    """Every stage of the HER pipeline at the smoke profile (16 train stages x 1 seed, then check)."""
+    """Every stage of the HER pipeline at the smoke profile (16 bit-flipping and 74 Fetch train stages x 1 seed,
+    then check)."""
     root, env = smoke_repo
     dvc(root, env, "repro", "papers/her/dvc.yaml", timeout=3600)
     lock = yaml.safe_load((root / "papers/her/dvc.lock").read_text())["stages"]
     params = yaml.safe_load((root / "papers/her/params.yaml").read_text())
-    assert {f"train@{exp}-1" for exp in params["experiments"]} | {"check"} == set(lock)
+    stage = {exp: "train" if exp.startswith("bitflip") else "train_fetch" for exp in params["experiments"]}
+    assert {f"{stage[exp]}@{exp}-1" for exp in params["experiments"]} | {"check"} == set(lock)
     verdicts = check_verdicts(root)
     assert {c["verdict"] for c in verdicts["claims"]} == {"not run at paper budget"}
     for claim in verdicts["claims"]:
-        assert "epochs 1 < 200" in claim["reason"]
+        assert "epochs 1 < 200" in claim["reason"] or "cycles_per_epoch 1 < 50" in claim["reason"]
 
 
 @pytest.mark.slow
