@@ -219,3 +219,22 @@ def test_actor_penalty_is_on_pre_activations():
         ddpg.actor.biases[-1].fill_(3.0)
     ddpg.update(x, torch.zeros(1, 64, 2), -torch.ones(1, 64), x, 0.98, (-50.0, 0.0), 100.0)
     assert torch.allclose(ddpg.actor.biases[-1], torch.full((1, 1, 2), 3.0 - 1e-3), atol=1e-5)
+
+
+@pytest.mark.parametrize("task", ["push", "reach", "pick_and_place"])
+def test_cached_joint_lookup_gives_bit_identical_observations(task):
+    """Our env with the cached joint addresses vs the same env with gymnasium-robotics' own lookups."""
+    from papers.her.fetch_envs import CachedJointUtils
+
+    fast = make_fetch_env(task, n_substeps=10, reject_within=0.07)
+    plain = make_fetch_env(task, n_substeps=10, reject_within=0.07)
+    assert isinstance(fast.unwrapped._utils, CachedJointUtils)
+    plain.unwrapped._utils = fast.unwrapped._utils._module
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(60, 4)).astype(np.float32)
+    a, _ = fast.reset(seed=3)
+    b, _ = plain.reset(seed=3)
+    for act in actions:
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+        a, *_ = fast.step(act)
+        b, *_ = plain.step(act)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
