@@ -33,7 +33,10 @@ def stale_reason(paper: Paper, experiment: str, recorded: dict[str, Any] | None)
     """Why a result recorded with fingerprint ``recorded`` no longer matches the code and config, or None."""
     if not recorded or "files" not in recorded:
         return "no fingerprint recorded"
-    changed = [f for f, digest in file_hashes([code_root() / f for f in recorded["files"]]).items()
+    # fingerprints written before 2d745b9 also list the package __init__.py, which only names the entry points and
+    # is no longer part of a run's code (Paper.loaded_code): it is ignored here too
+    files = [f for f in recorded["files"] if f != f"papers/{paper.id}/__init__.py"]
+    changed = [f for f, digest in file_hashes([code_root() / f for f in files]).items()
                if recorded["files"][f] != digest]
     if changed:
         return "changed: " + ", ".join(changed)

@@ -129,6 +129,11 @@ def test_stale_when_code_or_config_fingerprint_differs(real_paper, tmp_results):
     assert record["verdict"] == "stale" and "seeds [2]" in record["reason"] and "params" in record["reason"]
     write_results(real_paper, "bitflip_n13_dqn", [0.96], seeds=[3], fingerprint={})
     assert check_claim(real_paper, claim(real_paper, "dqn_solves_n13"))["verdict"] == "stale"
+    # an old fingerprint that still lists the package __init__.py (it only names entry points): not stale for it
+    write_results(real_paper, "bitflip_n13_dqn", HIGH)
+    old = {**current, "files": {**current["files"], "papers/her/__init__.py": "0" * 64}}
+    write_results(real_paper, "bitflip_n13_dqn", [0.96], seeds=[2], fingerprint=old)
+    assert check_claim(real_paper, claim(real_paper, "dqn_solves_n13"))["verdict"] == "replicated"
 
 
 def test_budget_shortfall_outranks_stale(real_paper, tmp_results):
