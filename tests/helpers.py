@@ -86,3 +86,26 @@ def shrink_params(params: Path, cycles: int = 4, steps: int = 5, smoke_epochs: i
     set_yaml_line(params, r"^(\s*cycles_per_epoch:) \d+", rf"\1 {cycles}")
     set_yaml_line(params, r"^(\s*optimization_steps_per_cycle:) \d+", rf"\1 {steps}")
     set_yaml_line(params, r"^(\s*budget: \{epochs:) 1,", rf"\1 {smoke_epochs},")
+
+
+def kill_when(cmd: list[str], root: Path, env: dict[str, str], ready, timeout: float = 240) -> None:
+    """Start ``cmd`` in ``root`` as its own process group, SIGKILL the group as soon as ``ready()`` holds, and insist
+    that the run was still going (it must not finish before the condition appears)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, ("finished before the kill condition", proc.communicate())
+            assert time.monotonic() < deadline, "the kill condition never held"
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL

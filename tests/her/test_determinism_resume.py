@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, replica, set_yaml_line, shrink_params
+from tests.helpers import PYTHON, kill_when, replica, set_yaml_line, shrink_params
 
 RUN = Path("papers/her/results/smoke/runs")
 CKPT = Path("papers/her/checkpoints/smoke")
@@ -56,22 +53,8 @@ def test_killed_run_resumes_to_the_same_result(repo_copy, env_for, after_first_e
     cmd = [str(PYTHON), "-m", "pipelines.cli", "train", "her", "bitflip_n5_her", "--seed", "1", "--profile", "smoke"]
     ckpt = repo_copy / CKPT / "bitflip_n5_her" / "seed1" / "checkpoint.pt"
     curve = repo_copy / RUN / "bitflip_n5_her" / "seed1" / "curve.csv"
-    proc = subprocess.Popen(cmd, cwd=repo_copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        # curve.csv is first written by the checkpoint after epoch 1 is logged: then the kill lands in epoch 2 or 3
-        while not (ckpt.exists() and (curve.exists() or not after_first_epoch)):
-            assert proc.poll() is None, ("finished before a checkpoint", proc.communicate())
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    # curve.csv is first written by the checkpoint after epoch 1 is logged: then the kill lands in epoch 2 or 3
+    kill_when(cmd, repo_copy, env, lambda: ckpt.exists() and (curve.exists() or not after_first_epoch))
     assert not (ckpt.parent / "complete.json").exists()
 
     resumed = subprocess.run(cmd, cwd=repo_copy, env=env, capture_output=True, text=True, timeout=300)

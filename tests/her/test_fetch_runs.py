@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +14,7 @@ from papers.her import fetch_experiment
 from papers.her.fetch_experiment import EPISODE_STEPS, FetchDDPG, train_fetch
 from pipelines.registry import load_paper
 from shared.run import Run
-from tests.helpers import PYTHON, set_yaml_line
+from tests.helpers import PYTHON, kill_when, set_yaml_line
 
 FETCH = [name for name in load_paper("her").params.experiments if name.startswith("fetch")]
 
@@ -134,20 +131,7 @@ def test_killed_fetch_run_resumes_to_the_same_result(repo_copy, env_for):
     cmd = [str(PYTHON), "-m", "pipelines.cli", "train", "her", "fetch_reach_her_future_k4", "--seed", "1",
            "--profile", "smoke"]
     ckpt = repo_copy / "papers/her/checkpoints/smoke/fetch_reach_her_future_k4/seed1/checkpoint.pt"
-    proc = subprocess.Popen(cmd, cwd=repo_copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not ckpt.exists():
-            assert proc.poll() is None, ("finished before a checkpoint", proc.communicate())
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(cmd, repo_copy, env, ckpt.exists)
     resumed = subprocess.run(cmd, cwd=repo_copy, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     metrics_r, curve_r, full_r = _outputs(repo_copy)
