@@ -76,7 +76,8 @@ MISMATCHES = [
     "normalised by VecNormalize(norm_reward=False, clip_obs=5) whose statistics update every env step",
     "losses: ours adds the App. A action L2 penalty (1.0 x mean squared pre-tanh activation) to the actor loss and "
     "clips critic targets to [-1/(1-gamma), 0]; SB3 DDPG/TD3 do neither",
-    "test policy: ours tests the target actor (App. A); SB3 the online actor through model.predict(deterministic=True)",
+    "test policy: ours tests the target actor (App. A; --ours-test-network online tests the online one instead, a "
+    "diagnostic); SB3 the online actor through model.predict(deterministic=True)",
     "replay capacity: ours 8 per-worker buffers of 1e6 stored transitions (hindsight copies included); SB3 one buffer "
     "of 1e6 real transitions (62,500 per env x 16). Neither fills within 200,000 env steps",
     "TD3 row: twin critics, delayed actor updates (policy_delay=2) and target policy smoothing (noise 0.2, clip 0.5) "
@@ -156,7 +157,7 @@ def run_ours(cfg: dict[str, Any]) -> dict[str, Any]:
 
     def act(obs: dict[str, np.ndarray]) -> np.ndarray:
         return agent.policy(obs["observation"].astype(np.float32), obs["desired_goal"].astype(np.float32),
-                            use_target=True)
+                            use_target=cfg["ours_test_network"] == "target")
 
     return train_and_test(train_chunk, act, cfg)
 
@@ -324,6 +325,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--raw-steps", type=int, default=20_000, help="random-action steps of the raw simulator rate")
     p.add_argument("--sb3-algos", default=",".join(SB3_ALGOS), help="comma-separated, from: ddpg, td3")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ours-test-network", choices=("target", "online"), default="target",
+                   help="which actor of ours is tested: the paper's target network (default) or, as a diagnostic of "
+                        "the testing protocol's share in the sample-efficiency gap, the online one like SB3's")
     p.add_argument("--out", type=Path, default=None, help="output JSON (default: benchmarks/results/...)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
@@ -337,7 +341,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not set(args.sb3_algos) <= set(SB3_ALGOS) or not args.sb3_algos:
         p.error(f"--sb3-algos takes a comma-separated subset of {SB3_ALGOS}")
     if args.out is None:
-        args.out = RESULTS / ("her_fetchreach_vs_sb3.quick.json" if args.quick else "her_fetchreach_vs_sb3.json")
+        suffix = (".quick" if args.quick else "") + (".online_test" if args.ours_test_network == "online" else "")
+        args.out = RESULTS / f"her_fetchreach_vs_sb3{suffix}.json"
     return args
 
 
@@ -350,7 +355,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from pipelines.registry import load_paper
     hp = load_paper("her").params.experiment(EXPERIMENT).hyperparameters
     cfg = {"hp": hp, "seed": args.seed, "max_steps": args.max_steps, "eval_every": args.eval_every,
-           "test_episodes": args.test_episodes, "raw_steps": args.raw_steps}
+           "test_episodes": args.test_episodes, "raw_steps": args.raw_steps,
+           "ours_test_network": args.ours_test_network}
     report: dict[str, Any] = {"benchmark": "her_fetchreach_vs_sb3", "quick": args.quick, "machine": machine_info(),
                               "settings": {k: v for k, v in cfg.items() if k != "hp"} | {
                                   "experiment": EXPERIMENT, "ours_hyperparameters": hp,
