@@ -20,7 +20,7 @@ from shared.errors import SpecError
 from shared.paper_spec import Claim, load_paper_spec
 from shared.repo import code_root, git_output
 from shared.run import atomic_write_text
-from shared.stats import NOT_RUN, STALE, band_verdict, ordering_verdict
+from shared.stats import NOT_RUN, STALE, band_verdict, best_of_seeds_verdict, ordering_verdict
 from shared.yamlio import load_yaml
 
 
@@ -152,6 +152,7 @@ def check_claim(paper: Paper, claim: Claim) -> dict[str, Any]:
         "metric": claim.metric, "comparison": claim.comparison, "approximate": claim.approximate,
         "reported": claim.reported, "threshold": claim.threshold, "delta": claim.delta,
         "other_experiment": claim.other_experiment, "tolerance_reason": claim.tolerance_reason,
+        "statistic": claim.statistic,
         "profile": paper.params.profile,
     }
     names = [claim.experiment] + ([claim.other_experiment] if claim.other_experiment else [])
@@ -181,6 +182,16 @@ def check_claim(paper: Paper, claim: Claim) -> dict[str, Any]:
                       reason=f"Welch 95 % CI of the difference [{low:.3f}, {high:.3f}] vs 0")
         return record
     low, high = claim.band()
+    if claim.statistic == "best_of_seeds":
+        se = _values(results, claim.metric + "_se", claim.experiment)
+        chosen = _values(results, claim.selection_metric, claim.experiment)
+        verdict, best, ci_best = best_of_seeds_verdict(x, se, chosen, low, high)
+        record.update(statistic="best_of_seeds", best_seed=results[best]["seed"], best_value=float(x[best]),
+                      best_se=float(se[best]), ci=list(ci_best), band=[low, high], verdict=verdict,
+                      reason=(f"n = {len(x)} < 5 seeds to pick the best from" if len(x) < 5 else
+                              f"best of {len(x)} seeds by {claim.selection_metric}: seed {results[best]['seed']}, "
+                              f"95 % CI [{ci_best[0]:.3f}, {ci_best[1]:.3f}] vs band [{low:.3f}, {high:.3f}]"))
+        return record
     verdict, ci = band_verdict(x, low, high)
     record.update(t_ci=[ci.t_low, ci.t_high], bca_ci=[ci.bca_low, ci.bca_high], ci=[ci.low, ci.high],
                   band=[low, high], verdict=verdict,
@@ -216,6 +227,10 @@ def describe_ours(c: dict[str, Any]) -> str:
         return "–"
     ci = c.get("ci")
     finite = ci is not None and all(v is not None and math.isfinite(v) for v in ci)
+    if c.get("statistic") == "best_of_seeds":
+        best = f"best of seeds (seed {c['best_seed']}): {c['best_value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]; " \
+            if "best_seed" in c else "best of seeds: –; "
+        return best + f"mean {c['mean']:.3f} (n={c['n']})"
     if c["comparison"] in ("greater_than", "less_than") and "other_mean" in c:
         diff = f", difference [{ci[0]:.3f}, {ci[1]:.3f}]" if finite else ""
         return f"{c['mean']:.3f} vs {c['other_mean']:.3f}{diff} (n={c['n']}, {c['other_n']})"

@@ -13,7 +13,9 @@ from shared.paper_spec import PaperSpec, load_paper_spec
 from shared.params import Params, load_params
 from shared.repo import code_root
 
-PAPERS: dict[str, str] = {"her": "papers.her"}
+PAPERS: dict[str, str] = {"her": "papers.her", "rl2": "papers.rl2"}
+# shared code that runs inside an experiment (task families, advantage estimators): part of a run's fingerprint
+SHARED_ALGORITHM_PACKAGES = ("shared.tasks", "shared.rl")
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,14 @@ class Paper:
         return self.dir / "checkpoints" / profile / experiment / f"seed{seed}"
 
     def loaded_code(self) -> list[Path]:
-        """The source files of this paper's modules imported so far, plus ``shared/run.py`` (seeding, checkpoints):
-        once the entry point is imported, exactly the code a run executes. The package ``__init__.py`` only names
-        the entry points and is left out, so registering a new experiment does not stale the others."""
-        package = PAPERS[self.id]
+        """The source files of this paper's modules imported so far, the shared algorithm code they use
+        (``shared.tasks``, ``shared.rl``) and ``shared/run.py`` (seeding, checkpoints): once the entry point is
+        imported, exactly the code a run executes. Package ``__init__.py`` files only name things and are left out,
+        so registering a new experiment does not stale the others."""
+        prefixes = tuple(f"{p}." for p in (PAPERS[self.id], *SHARED_ALGORITHM_PACKAGES))
         files = [Path(m.__file__) for name, m in list(sys.modules.items())
-                 if name.startswith(package + ".") and getattr(m, "__file__", None)]
+                 if name.startswith(prefixes) and getattr(m, "__file__", None)
+                 and not m.__file__.endswith("__init__.py")]
         return sorted(set(files + [code_root() / "shared" / "run.py"]))
 
     def entry_point(self, group: str) -> Callable:

@@ -12,6 +12,9 @@ from shared.errors import SpecError
 from shared.yamlio import LineDict, load_yaml
 
 COMPARISONS = ("within", "at_least", "at_most", "greater_than", "less_than")
+# the statistic a claim compares: the mean over seeds (default), or the paper's own best-of-seeds protocol: the seed
+# with the highest ``selection_metric``, its ``metric`` and that number's standard error ``<metric>_se``
+STATISTICS = ("mean", "best_of_seeds")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Claim:
     delta: float = 0.0
     other_experiment: str | None = None
     curve_metric: str | None = None
+    statistic: str = "mean"
+    selection_metric: str | None = None
 
     def band(self) -> tuple[float, float]:
         """The interval the mean must lie in, for ``within``/``at_least``/``at_most``."""
@@ -210,7 +215,8 @@ def load_paper_spec(path: Path) -> PaperSpec:
         key = f"claims[{i}]"
         body = r.mapping(body, key)
         r.keys(body, key, {"id", "source", "statement", "experiment", "metric", "comparison", "tolerance_reason"},
-               {"approximate", "reported", "reported_error", "threshold", "delta", "other_experiment", "curve_metric"})
+               {"approximate", "reported", "reported_error", "threshold", "delta", "other_experiment", "curve_metric",
+                "statistic", "selection_metric"})
         cid = r.text(body, "id", key)
         key = f"claims.{cid}"
         if cid in seen:
@@ -225,6 +231,14 @@ def load_paper_spec(path: Path) -> PaperSpec:
         for k in needs:
             if k not in body:
                 raise SpecError(r.file, f"{key}.{k}", f"required for comparison '{comparison}'", body.line_of("comparison"))
+        statistic = body.get("statistic", "mean")
+        if statistic not in STATISTICS:
+            raise SpecError(r.file, f"{key}.statistic", f"must be one of {', '.join(STATISTICS)}",
+                            body.line_of("statistic"))
+        if statistic == "best_of_seeds" and (comparison not in ("within", "at_least", "at_most")
+                                             or not body.get("selection_metric")):
+            raise SpecError(r.file, f"{key}.statistic", "best_of_seeds needs a selection_metric and a within, "
+                            "at_least or at_most comparison", body.line_of("statistic"))
         claims.append(Claim(
             id=cid, source=r.text(body, "source", key), statement=r.text(body, "statement", key),
             experiment=r.text(body, "experiment", key), metric=r.text(body, "metric", key), comparison=comparison,
@@ -233,7 +247,8 @@ def load_paper_spec(path: Path) -> PaperSpec:
             reported_error=str(body.get("reported_error", "")),
             threshold=r.number(body, "threshold", key) if "threshold" in body else None,
             delta=r.number(body, "delta", key) if "delta" in body else 0.0,
-            other_experiment=body.get("other_experiment"), curve_metric=body.get("curve_metric")))
+            other_experiment=body.get("other_experiment"), curve_metric=body.get("curve_metric"),
+            statistic=statistic, selection_metric=body.get("selection_metric")))
         if claims[-1].delta < 0:
             raise SpecError(r.file, f"{key}.delta", "must be >= 0", body.line_of("delta"))
     return PaperSpec(path=path, citation=dict(citation), experiments=experiments,

@@ -84,3 +84,20 @@ def ordering_verdict(a: np.ndarray, b: np.ndarray, n_min: int = N_MIN) -> tuple[
     if high < 0:
         return NOT_REPLICATED, (diff, low, high)
     return INCONCLUSIVE, (diff, low, high)
+
+
+def best_of_seeds_verdict(values: np.ndarray, standard_errors: np.ndarray, selection: np.ndarray, low: float,
+                          high: float, n_min: int = N_MIN) -> tuple[str, int, tuple[float, float]]:
+    """Verdict for a best-of-seeds number, the way a paper that reports its best run produced it: the seed with
+    the highest ``selection`` value is picked, and its ``value`` (a mean over many evaluation trials, with standard
+    error ``standard_errors``) is compared through its normal 95 % interval. Returns (verdict, index, interval)."""
+    best = int(np.argmax(selection))
+    half = float(stats.norm.ppf(0.975)) * float(standard_errors[best])
+    ci = (float(values[best]) - half, float(values[best]) + half)
+    if len(values) < n_min:
+        return INCONCLUSIVE, best, ci
+    if low <= ci[0] and ci[1] <= high:
+        return REPLICATED, best, ci
+    if ci[1] < low or ci[0] > high:
+        return NOT_REPLICATED, best, ci
+    return INCONCLUSIVE, best, ci

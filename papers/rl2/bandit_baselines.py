@@ -1,0 +1,87 @@
+"""The hand-designed bandit baselines of Table 1, as the authors evaluated them
+(florensacc/rllab-curriculum sandbox/rocky/neural_learner/scripts/bandits/evaluate_bandits.py, evaluate_gittins.py),
+each run on a batch of bandit instances at once.
+
+Counting baselines start every arm at 1 success in 2 pulls (k = 1, m = 2), ties go to the lowest arm (np.argmax):
+- greedy: argmax k/m;  epsilon-greedy: a uniform arm with probability epsilon, else greedy;
+- UCB1: argmax k/m + c sqrt(2 log t / m), t = 0, 1, ... the pull number; at t = 0 log 0 makes every index NaN and
+  np.argmax picks arm 0, at t = 1 the bonus is 0;
+- Thompson sampling: Beta(1, 1) prior, argmax of one posterior draw;
+- optimistic TS: N posterior draws, keep the draw of highest joint log-density, argmax of it;
+- Gittins: argmax of the Gittins index of each arm's Beta(1 + successes, 1 + failures) posterior;
+- random: a uniform arm.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+from shared.tasks.bandits import BernoulliBandits
+from shared.tasks.trials import TrialVecEnv
+
+# policy(t, successes, pulls, rng) -> arms; successes/pulls are the per-arm counts (batch, k) including the prior
+Policy = Callable[[int, np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+
+
+def play(policy: Policy, n_arms: int, n_pulls: int, instances: int, seed: int, policy_seed: int) -> np.ndarray:
+    """Total reward of each of ``instances`` trials of ``n_pulls`` pulls. The bandits and their reward draws depend
+    only on ``seed`` (common to every baseline), the baseline's own randomness only on ``policy_seed``."""
+    env = TrialVecEnv(BernoulliBandits(n_arms), n_pulls, instances)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(policy_seed)
+    successes = np.ones((instances, n_arms))
+    pulls = np.full((instances, n_arms), 2.0)
+    totals = np.zeros(instances)
+    rows = np.arange(instances)
+    for t in range(n_pulls):
+        arms = policy(t, successes, pulls, rng)
+        _, reward, _, _, _ = env.step(arms)
+        successes[rows, arms] += reward
+        pulls[rows, arms] += 1
+        totals += reward
+    return totals
+
+
+def random_policy(t: int, successes: np.ndarray, pulls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(successes.shape[1], size=successes.shape[0])
+
+
+def epsilon_greedy(epsilon: float) -> Policy:
+    def policy(t, successes, pulls, rng):
+        greedy = np.argmax(successes / pulls, axis=1)
+        explore = rng.uniform(size=len(greedy)) < epsilon
+        return np.where(explore, rng.integers(successes.shape[1], size=len(greedy)), greedy)
+    return policy
+
+
+def ucb1(c: float) -> Policy:
+    def policy(t, successes, pulls, rng):
+        if t == 0:  # log(0): every index is NaN in the authors' code and np.argmax returns arm 0
+            return np.zeros(len(successes), dtype=np.int64)
+        return np.argmax(successes / pulls + c * np.sqrt(2.0 * np.log(t) / pulls), axis=1)
+    return policy
+
+
+def thompson_sampling(t: int, successes: np.ndarray, pulls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.argmax(rng.beta(successes, pulls - successes), axis=1)
+
+
+def optimistic_thompson(n_samples: int) -> Policy:
+    def policy(t, successes, pulls, rng):
+        alpha, beta = successes, pulls - successes
+        draws = rng.beta(alpha, beta, size=(n_samples, *alpha.shape))
+        log_density = stats.beta.logpdf(draws, alpha, beta).sum(axis=-1)  # joint over arms, per draw
+        best = draws[np.argmax(log_density, axis=0), np.arange(alpha.shape[0])]  # the first maximum, as ">"
+        return np.argmax(best, axis=1)
+    return policy
+
+
+def gittins(table: np.ndarray) -> Policy:
+    """``table[a - 1, b - 1]``: the index of an arm with posterior Beta(a, b) (``gittins.gittins_table``)."""
+    def policy(t, successes, pulls, rng):
+        a = successes.astype(np.int64)
+        b = (pulls - successes).astype(np.int64)
+        return np.argmax(table[a - 1, b - 1], axis=1)
+    return policy
