@@ -5,5 +5,5 @@
 """
 ENTRY_POINTS = {"bandit_rl2": "papers.rl2.rl2_experiment:train_rl2",
                 "mdp_rl2": "papers.rl2.rl2_experiment:train_rl2",
-                "bandit_baselines": "papers.rl2.baselines_experiment:evaluate_bandit_baselines",
-                "mdp_baselines": "papers.rl2.baselines_experiment:evaluate_mdp_baselines"}
+                "bandit_baselines": "papers.rl2.bandit_baselines_experiment:evaluate_bandit_baselines",
+                "mdp_baselines": "papers.rl2.mdp_baselines_experiment:evaluate_mdp_baselines"}

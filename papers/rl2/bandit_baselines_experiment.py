@@ -1,0 +1,49 @@
+"""Entry point of the Table 1 baselines (Bernoulli bandits), tuned by the protocol of ``baseline_tuning``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from papers.rl2 import bandit_baselines as bb
+from papers.rl2.baseline_tuning import Tuner
+from papers.rl2.gittins import gittins_table
+from shared.params import ExperimentConfig
+from shared.run import Run
+
+CACHE = Path(__file__).resolve().parent / "checkpoints" / "cache"  # pure-function memo (gitignored)
+
+
+def cached_gittins_table(pulls: int, grid: int, discount: float) -> np.ndarray:
+    path = CACHE / f"gittins_pulls{pulls}_grid{grid}_discount{discount}.npy"
+    if path.exists():
+        return np.load(path)
+    table = gittins_table(pulls, grid, discount)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, table)
+    tmp.replace(path)
+    return table
+
+
+def evaluate_bandit_baselines(config: ExperimentConfig, run: Run) -> dict[str, float]:
+    hp, budget = config.hyperparameters, config.budget
+    k, n, instances = hp["n_arms"], hp["n_episodes"], budget["instances"]
+    task_seed = int(run.rng.integers(2**31 - 1))  # the tasks and reward draws every baseline plays
+    policy_seeds = iter(run.rng.integers(2**31 - 1, size=10_000))
+
+    def play(policy: bb.Policy) -> np.ndarray:
+        return bb.play(policy, k, n, instances, task_seed, int(next(policy_seeds)))
+
+    tuner = Tuner(run, play, n * instances)
+    tuner.evaluate("random", {None: bb.random_policy})
+    tables = {d: cached_gittins_table(hp["gittins_table_pulls"], hp["gittins_grid"], d)
+              for d in hp["gittins_discounts"]}
+    tuner.evaluate("gittins", {d: bb.gittins(t) for d, t in tables.items()}, "discount")
+    tuner.evaluate("ts", {None: bb.thompson_sampling})
+    tuner.evaluate("ots", {s: bb.optimistic_thompson(s) for s in hp["ots_samples_grid"]}, "samples")
+    tuner.evaluate("ucb1", {c: bb.ucb1(c) for c in hp["ucb1_c_grid"]}, "c")
+    tuner.evaluate("epsilon_greedy", {e: bb.epsilon_greedy(e) for e in hp["epsilon_grid"]}, "epsilon")
+    tuner.evaluate("greedy", {0.0: bb.epsilon_greedy(0.0)})
+    tuner.bar.close()
+    return {**tuner.metrics, "instances": instances}
