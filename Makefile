@@ -34,6 +34,8 @@ report: $(BIN)/replica
 
 audit: $(BIN)/replica
 	$(BIN)/replica audit her
+	$(BIN)/replica audit rl2
 
 check: $(BIN)/replica
 	$(BIN)/replica check her
+	$(BIN)/replica check rl2

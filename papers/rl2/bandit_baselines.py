@@ -8,7 +8,8 @@ Counting baselines start every arm at 1 success in 2 pulls (k = 1, m = 2), ties 
   np.argmax picks arm 0, at t = 1 the bonus is 0;
 - Thompson sampling: Beta(1, 1) prior, argmax of one posterior draw;
 - optimistic TS: N posterior draws, keep the draw of highest joint log-density, argmax of it;
-- Gittins: argmax of the Gittins index of each arm's Beta(1 + successes, 1 + failures) posterior;
+- Gittins: the better of the authors' two index approximations (evaluate_bandits.py's closed form; the
+  backward-induction table of evaluate_gittins.py, read as that script reads it);
 - random: a uniform arm.
 """
 from __future__ import annotations
@@ -80,10 +81,25 @@ def optimistic_thompson(n_samples: int) -> Policy:
     return policy
 
 
-def gittins(table: np.ndarray) -> Policy:
-    """``table[a - 1, b - 1]``: the index of an arm with posterior Beta(a, b) (``gittins.gittins_table``)."""
+def gittins_table_policy(table: np.ndarray, lookup_offset: int) -> Policy:
+    """Argmax of ``table[alpha - 1 + offset, beta - 1 + offset]``, where ``table[a - 1, b - 1]`` is the index of
+    Beta(a, b) (``gittins.gittins_table``). The authors' evaluate_gittins.py reads ``table[alpha, beta]`` (offset 1),
+    i.e. plays the index of Beta(alpha + 1, beta + 1)."""
     def policy(t, successes, pulls, rng):
         a = successes.astype(np.int64)
         b = (pulls - successes).astype(np.int64)
-        return np.argmax(table[a - 1, b - 1], axis=1)
+        return np.argmax(table[a - 1 + lookup_offset, b - 1 + lookup_offset], axis=1)
+    return policy
+
+
+def gittins_closed_form(discount: float) -> Policy:
+    """The authors' closed-form index (evaluate_bandits.py:_compute_approx_arm_index), with n = alpha + beta,
+    mu = alpha / n, c = log(1 / discount): mu + mu (1 - mu) / (n sqrt((2c + 1/n) mu (1 - mu)) + mu - 1/2)."""
+    c = np.log(1.0 / discount)
+
+    def policy(t, successes, pulls, rng):
+        n, mu = pulls, successes / pulls  # alpha + beta = pulls, alpha = successes (Beta(1, 1) prior counts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            index = mu + mu * (1 - mu) / (n * np.sqrt((2 * c + 1.0 / n) * mu * (1 - mu)) + mu - 0.5)
+        return np.argmax(index, axis=1)
     return policy

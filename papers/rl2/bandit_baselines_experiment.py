@@ -37,9 +37,10 @@ def evaluate_bandit_baselines(config: ExperimentConfig, run: Run) -> dict[str, f
 
     tuner = Tuner(run, play, n * instances)
     tuner.evaluate("random", {None: bb.random_policy})
-    tables = {d: cached_gittins_table(hp["gittins_table_pulls"], hp["gittins_grid"], d)
-              for d in hp["gittins_discounts"]}
-    tuner.evaluate("gittins", {d: bb.gittins(t) for d, t in tables.items()}, "discount")
+    table = cached_gittins_table(hp["gittins_table_pulls"], hp["gittins_grid"], hp["gittins_table_discount"])
+    # "the best-performing approximation for each setup" (§3.1): variant 0 the closed form, 1 the table
+    tuner.evaluate("gittins", {0: bb.gittins_closed_form(hp["gittins_closed_form_discount"]),
+                               1: bb.gittins_table_policy(table, hp["gittins_table_lookup_offset"])}, "variant")
     tuner.evaluate("ts", {None: bb.thompson_sampling})
     tuner.evaluate("ots", {s: bb.optimistic_thompson(s) for s in hp["ots_samples_grid"]}, "samples")
     tuner.evaluate("ucb1", {c: bb.ucb1(c) for c in hp["ucb1_c_grid"]}, "c")

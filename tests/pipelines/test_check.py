@@ -220,3 +220,49 @@ def test_tolerance_changed_after_results_is_flagged(repo_copy, env_for):
     after = json.loads(replica(repo_copy, "check", "her", "--json", env=env).stdout)["claims"][0]
     assert after["preregistered"] is False
     assert "tolerance changed after results were committed" in after["reason"]
+
+
+def _write_rl2(paper, experiment, rows):
+    """rows: (seed, evaluation_return, its standard error, training return of the last window)."""
+    config = paper.params.experiment(experiment)
+    for seed, value, se, train in rows:
+        folder = paper.run_dir("paper", experiment, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.json").write_text(json.dumps({
+            "paper": paper.id, "experiment": experiment, "seed": seed, "profile": "paper", "budget": config.budget,
+            "hyperparameters": config.hyperparameters,
+            "metrics": {"evaluation_return": value, "evaluation_return_se": se, "train_return_last_window": train},
+            "fingerprint": run_fingerprint(paper, experiment), "commit": "c0ffee",
+            "tracking_run": f"spool:{experiment}-{seed}", "resumed_from_step": None}))
+
+
+def test_best_of_seeds_picks_the_seed_with_the_best_training_return(tmp_results):
+    """RL²'s Table 1 reports the best of 5 seeds chosen by training return; the verdict follows that seed's own
+    evaluation interval, and the mean over seeds is reported beside it."""
+    from pipelines.check import describe_ours
+    from pipelines.registry import load_paper
+
+    paper = load_paper("rl2")
+    best = claim(paper, "table1_n10_k5_rl2")  # 6.7 +- 0.2, best of seeds
+    assert best.statistic == "best_of_seeds" and best.selection_metric == "train_return_last_window"
+    rows = [(11, 6.0, 0.05, 6.0), (21, 6.72, 0.05, 6.7), (31, 6.9, 0.05, 6.1), (41, 5.5, 0.05, 5.5), (51, 6.2, 0.05, 6.2)]
+    _write_rl2(paper, "bandit_n10_k5_rl2", rows)
+    record = check_claim(paper, best)
+    assert record["best_seed"] == 21 and record["best_value"] == 6.72  # by training return, not by evaluation
+    assert record["ci"] == pytest.approx([6.72 - 1.959964 * 0.05, 6.72 + 1.959964 * 0.05], abs=1e-5)
+    assert record["verdict"] == "replicated", record["reason"]
+    assert "best of seeds (seed 21)" in describe_ours(record) and "mean" in describe_ours(record)
+    _write_rl2(paper, "bandit_n10_k5_rl2", [(21, 6.2, 0.05, 6.7)])  # the chosen seed now misses the band
+    assert check_claim(paper, best)["verdict"] == "not replicated"
+    _write_rl2(paper, "bandit_n10_k5_rl2", [(21, 6.45, 0.1, 6.7)])  # straddles 6.5
+    assert check_claim(paper, best)["verdict"] == "inconclusive"
+
+
+def test_best_of_seeds_with_fewer_seeds_than_the_authors_ran_is_not_run(tmp_results):
+    """The authors picked their best of 5 seeds: the best of 2 is not the same statistic."""
+    from pipelines.registry import load_paper
+
+    paper = load_paper("rl2")
+    _write_rl2(paper, "bandit_n10_k5_rl2", [(11, 6.7, 0.01, 6.7), (21, 6.7, 0.01, 6.7)])
+    record = check_claim(paper, claim(paper, "table1_n10_k5_rl2"))
+    assert record["verdict"] == "not run at paper budget" and "seeds 2 < 5" in record["reason"]

@@ -130,8 +130,18 @@ def test_optimistic_thompson_keeps_the_most_likely_draw():
     assert np.mean(np.array(picks) == 0) > 0.9
 
 
-def test_gittins_policy_reads_the_posterior_index():
-    table = np.array([[0.5, 0.2], [0.9, 0.4]])  # index[a - 1, b - 1]
+def test_gittins_table_policy_reads_the_table_as_the_authors_did():
+    table = np.array([[0.5, 0.2, 0.1], [0.9, 0.4, 0.97], [0.6, 0.35, 0.2]])  # index[a - 1, b - 1]
     s = np.array([[1.0, 2.0, 1.0]])
     m = np.array([[2.0, 3.0, 3.0]])  # Beta(1, 1), Beta(2, 1), Beta(1, 2)
-    assert bb.gittins(table)(0, s, m, None)[0] == 1
+    assert bb.gittins_table_policy(table, 0)(0, s, m, None)[0] == 1  # 0.5, 0.9, 0.2
+    assert bb.gittins_table_policy(table, 1)(0, s, m, None)[0] == 2  # Beta(2,2) 0.4, Beta(3,2) 0.35, Beta(2,3) 0.97
+
+
+def test_gittins_closed_form_is_the_authors_formula():
+    s = np.array([[3.0, 1.0, 5.0]])
+    m = np.array([[5.0, 2.0, 10.0]])
+    n, mu = m, s / m
+    expected = mu + mu * (1 - mu) / (np.sqrt(n * mu * (1 - mu)) + mu - 0.5)  # discount 1: c = 0
+    assert bb.gittins_closed_form(1.0)(0, s, m, None)[0] == np.argmax(expected)
+    assert np.argmax(expected) == 1  # not the posterior-mean argmax (arm 0): the formula explores
