@@ -1,26 +1,33 @@
 """Entry point of the Table 1 baselines (Bernoulli bandits), tuned by the protocol of ``baseline_tuning``."""
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
 from papers.rl2 import bandit_baselines as bb
 from papers.rl2.baseline_tuning import Tuner
-from papers.rl2.gittins import gittins_table
+from papers.rl2 import gittins
 from shared.params import ExperimentConfig
 from shared.run import Run
 
-CACHE = Path(__file__).resolve().parent / "checkpoints" / "cache"  # pure-function memo (gitignored)
+def cache_dir() -> Path:
+    """Where computed Gittins tables are kept: ``$REPLICA_CACHE`` or ~/.cache/replica (outside the repository, so
+    DVC's temporary copies and every checkout share them)."""
+    return Path(os.environ.get("REPLICA_CACHE", Path.home() / ".cache" / "replica"))
 
 
 def cached_gittins_table(pulls: int, grid: int, discount: float) -> np.ndarray:
-    path = CACHE / f"gittins_pulls{pulls}_grid{grid}_discount{discount}.npy"
+    """``gittins.gittins_table``, memoised on disk under a name that includes the hash of gittins.py."""
+    code = hashlib.sha256(Path(gittins.__file__).read_bytes()).hexdigest()[:12]
+    path = cache_dir() / f"gittins_pulls{pulls}_grid{grid}_discount{discount}_{code}.npy"
     if path.exists():
         return np.load(path)
-    table = gittins_table(pulls, grid, discount)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    table = gittins.gittins_table(pulls, grid, discount)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, table)
     tmp.replace(path)
     return table
