@@ -93,7 +93,7 @@ def test_clipped_surrogate_and_kl():
     obs, act, adv = _batch()
     with torch.no_grad():
         p_old = torch.softmax(policy(obs), -1)
-    loss, unclipped, kl = policy_terms(policy, obs, act, p_old, adv, 0.1)
+    loss, unclipped, kl = (t.detach() for t in policy_terms(policy, obs, act, p_old, adv, 0.1))
     assert float(kl) == pytest.approx(0.0, abs=1e-7)
     assert float(loss) == pytest.approx(-float(adv.mean()), rel=1e-5)  # ratio 1: loss = -mean A
     assert float(unclipped) == pytest.approx(float(loss), rel=1e-5)
