@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-
 import torch
 from torch import nn
 
@@ -104,6 +103,3 @@ def categorical_sample(probs: torch.Tensor, generator: torch.Generator | None = 
     u = torch.rand(probs.shape[0], 1, generator=generator, dtype=probs.dtype, device=probs.device)
     index = (probs.cumsum(dim=-1) < u).sum(dim=-1)
     return index.clamp_(max=probs.shape[-1] - 1)
-
-
-

@@ -1,10 +1,8 @@
 """The RL² GRU, the first-order TRPO step and the entry point (small batches; the paper's batch is a slow test)."""
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
 import pytest
 import torch
 
