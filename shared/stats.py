@@ -56,16 +56,22 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Interval:
     return Interval(n, m, std, float(lo_t), float(hi_t), lo_b, hi_b)
 
 
+def interval_verdict(ci_low: float, ci_high: float, low: float, high: float, enough: bool = True) -> str:
+    """``replicated`` when [ci_low, ci_high] lies inside [low, high], ``not replicated`` when it lies entirely
+    outside, else (or without ``enough`` seeds) ``inconclusive``."""
+    if not enough:
+        return INCONCLUSIVE
+    if low <= ci_low and ci_high <= high:
+        return REPLICATED
+    if ci_high < low or ci_low > high:
+        return NOT_REPLICATED
+    return INCONCLUSIVE
+
+
 def band_verdict(x: np.ndarray, low: float, high: float, n_min: int = N_MIN) -> tuple[str, Interval]:
     """Verdict for 'the mean lies in [low, high]' (use +-inf for one-sided thresholds)."""
     ci = mean_interval(x)
-    if ci.n < n_min:
-        return INCONCLUSIVE, ci
-    if low <= ci.low and ci.high <= high:
-        return REPLICATED, ci
-    if ci.high < low or ci.low > high:
-        return NOT_REPLICATED, ci
-    return INCONCLUSIVE, ci
+    return interval_verdict(ci.low, ci.high, low, high, ci.n >= n_min), ci
 
 
 def ordering_verdict(a: np.ndarray, b: np.ndarray, n_min: int = N_MIN) -> tuple[str, tuple[float, float, float]]:
@@ -94,10 +100,4 @@ def best_of_seeds_verdict(values: np.ndarray, standard_errors: np.ndarray, selec
     best = int(np.argmax(selection))
     half = float(stats.norm.ppf(0.975)) * float(standard_errors[best])
     ci = (float(values[best]) - half, float(values[best]) + half)
-    if len(values) < n_min:
-        return INCONCLUSIVE, best, ci
-    if low <= ci[0] and ci[1] <= high:
-        return REPLICATED, best, ci
-    if ci[1] < low or ci[0] > high:
-        return NOT_REPLICATED, best, ci
-    return INCONCLUSIVE, best, ci
+    return interval_verdict(*ci, low, high, len(values) >= n_min), best, ci

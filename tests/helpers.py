@@ -109,3 +109,16 @@ def kill_when(cmd: list[str], root: Path, env: dict[str, str], ready, timeout: f
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
     assert proc.returncode == -signal.SIGKILL
+
+
+def modules_imported_by(paper_id: str, group: str) -> list[str]:
+    """The code files a run of ``paper_id``'s paper experiment ``group`` executes (``Paper.loaded_code`` after
+    importing only its entry point, in a fresh interpreter), relative to ``papers/<paper_id>/`` as DVC deps name
+    them; ``shared/run.py`` is left out (every stage lists it)."""
+    code = ("from pipelines.registry import load_paper; p = load_paper(%r); p.entry_point(%r); "
+            "print(' '.join(str(f) for f in p.loaded_code()))" % (paper_id, group))
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    here = REPO / "papers" / paper_id
+    files = [Path(f) for f in done.stdout.split() if Path(f) != REPO / "shared" / "run.py"]
+    return sorted(f.relative_to(here).as_posix() if f.is_relative_to(here)
+                  else "../../" + f.relative_to(REPO).as_posix() for f in files)

@@ -30,6 +30,8 @@ class OptimiserSettings:
     epochs: int
     minibatch_trials: int
     learning_rate: float
+    adam_betas: tuple[float, float]
+    adam_epsilon: float
     grad_clip: float
     backtrack_ratio: float
     max_backtracks: int
@@ -39,6 +41,11 @@ class OptimiserSettings:
 def minibatches(n_trials: int, size: int) -> list[slice]:
     """Contiguous blocks of ``size`` whole trials in sampler order (no shuffling: tbptt_optimizer.py:178-179)."""
     return [slice(i, min(i + size, n_trials)) for i in range(0, n_trials, size)]
+
+
+def adam(params, s: OptimiserSettings) -> torch.optim.Adam:
+    """The optimiser of the policy and of the baseline (each its own, state kept across iterations)."""
+    return torch.optim.Adam(params, lr=s.learning_rate, betas=s.adam_betas, eps=s.adam_epsilon)
 
 
 def clipped_adam_step(params: list[nn.Parameter], optimiser: torch.optim.Optimizer, loss: torch.Tensor,
@@ -122,7 +129,7 @@ class ValueBaseline:
 
     def __init__(self, net: nn.Module, settings: OptimiserSettings, moments_rate: float) -> None:
         self.net, self.s, self.rate = net, settings, moments_rate
-        self.optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+        self.optimiser = adam(net.parameters(), settings)
         self.mean, self.std = 0.0, 1.0
 
     def predict(self, obs: torch.Tensor, chunk: int = 4096) -> torch.Tensor:

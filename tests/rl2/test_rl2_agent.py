@@ -72,7 +72,8 @@ def test_categorical_sampling_frequencies():
 
 
 def _settings(**kw):
-    base = dict(clip=0.1, max_kl=0.01, epochs=5, minibatch_trials=4, learning_rate=1e-3, grad_clip=40.0,
+    base = dict(clip=0.1, max_kl=0.01, epochs=5, minibatch_trials=4, learning_rate=1e-3, adam_betas=(0.9, 0.999),
+                adam_epsilon=1e-8, grad_clip=40.0,
                 backtrack_ratio=0.5, max_backtracks=10, entropy_bonus=0.0)
     return OptimiserSettings(**{**base, **kw})
 

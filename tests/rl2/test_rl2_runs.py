@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import yaml
 from pipelines.registry import load_paper
 from shared.params import ExperimentConfig
 from shared.run import Run
-from tests.helpers import REPO, replica
+from tests.helpers import REPO, modules_imported_by, replica
 
 
 def tiny_rl2(task: str = "bandit", iterations: int = 3) -> ExperimentConfig:
@@ -107,19 +105,6 @@ def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experime
     assert done.returncode == 0, done.stderr
 
 
-def _modules_imported_by(group: str) -> list[str]:
-    """The files (relative to papers/rl2/) of the paper and shared algorithm modules a run of ``group`` imports, in
-    a fresh interpreter."""
-    code = ("import sys; from pipelines.registry import load_paper; load_paper('rl2').entry_point(%r); "
-            "print(' '.join(m.__file__ for n, m in sys.modules.items() "
-            "if n.startswith(('papers.rl2.', 'shared.tasks.', 'shared.rl.')) and not m.__file__.endswith('__init__.py')))"
-            % group)
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    here = REPO / "papers" / "rl2"
-    return sorted(Path(f).relative_to(here).as_posix() if Path(f).is_relative_to(here)
-                  else "../../" + Path(f).relative_to(REPO).as_posix() for f in done.stdout.split())
-
-
 def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     paper = load_paper("rl2")
     dvc = yaml.safe_load((REPO / "papers/rl2/dvc.yaml").read_text())
@@ -129,7 +114,7 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
         matrix = dvc["stages"][stage]["matrix"]
         assert {paper.params.experiment(e).paper_experiment for e in matrix["exp"]} == groups
         listed += matrix["exp"]
-        imported = sorted(set(sum((_modules_imported_by(g) for g in groups), [])))
+        imported = sorted(set(sum((modules_imported_by("rl2", g) for g in groups), [])))
         assert sorted(d for d in dvc["stages"][stage]["deps"] if d != "../../shared/run.py") == imported
         assert "../../shared/run.py" in dvc["stages"][stage]["deps"]
     assert sorted(listed) == sorted(paper.params.experiments)

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +10,7 @@ import yaml
 from shared.errors import SpecError
 from shared.paper_spec import load_paper_spec
 from shared.params import load_params
-from tests.helpers import REPO
+from tests.helpers import REPO, modules_imported_by
 from tests.shared.specs import PAPER_YAML, PARAMS_YAML, assert_spec_error, edit, line_of, write
 
 
@@ -182,15 +179,6 @@ def test_real_smoke_profile_changes_only_the_budget():
         assert smoke.params.experiments[name].budget["epochs"] < cfg.budget["epochs"]
 
 
-def _modules_imported_by(group: str) -> list[str]:
-    """The paper modules (file names) a run of paper experiment ``group`` imports, in a fresh interpreter."""
-    code = ("import sys; from pipelines.registry import load_paper; load_paper('her').entry_point(%r); "
-            "print(' '.join(sorted(m.__file__.rsplit('/', 1)[1] for n, m in sys.modules.items() "
-            "if n.startswith('papers.her.'))))" % group)
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    return done.stdout.split()
-
-
 def test_dvc_matrix_equals_params_experiments(real_paper):
     """Every experiment has exactly one train stage (bit-flipping: ``train``, Fetch: ``train_fetch``), and each stage
     depends on exactly the paper modules its runs import: a code change re-runs those stages and only those."""
@@ -203,7 +191,7 @@ def test_dvc_matrix_equals_params_experiments(real_paper):
         assert groups == {group}
         listed += matrix["exp"]
         deps = sorted(d for d in dvc["stages"][stage]["deps"] if not d.startswith(".."))
-        assert deps == _modules_imported_by(group)
+        assert deps == modules_imported_by("her", group)
         assert "../../shared/run.py" in dvc["stages"][stage]["deps"]
         out = dvc["stages"][stage]["outs"][-1]["checkpoints/${profile}/${item.exp}/seed${item.seed}"]
         assert out["persist"] is True
