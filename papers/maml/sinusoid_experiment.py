@@ -80,21 +80,20 @@ def train_sinusoid(config: ExperimentConfig, run: Run) -> dict[str, float]:
     params = {k: v.requires_grad_() for k, v in
               init_mlp([1, *hp["hidden_sizes"], 1], hp["init_std"], torch_gen).items()}
     optimiser = torch.optim.Adam(params.values(), lr=hp["meta_learning_rate"])
-    iteration = 0
+    iteration, window = 0, []  # window: (pre, post) losses of the iterations since the last curve point
     state = run.restore()
     if state is not None:
         with torch.no_grad():
             for k, v in state["params"].items():
                 params[k].copy_(v)
         optimiser.load_state_dict(state["optimiser"])
-        iteration = state["iteration"]
+        iteration, window = state["iteration"], state["window"]
     iterations = budget["iterations"]
-    inner = [hp["inner_step_size"]] * hp["inner_steps"]
     bar = run.progress(total=iterations, initial=iteration)
-    window: list[tuple[float, float]] = []
     while iteration < iterations:
         batch = tasks.sample(run.rng, meta_batch, 2 * shots)
         if hp["method"] == "maml":
+            inner = [hp["inner_step_size"]] * hp["inner_steps"]
             losses = batched_query_losses(params, batch["x"], batch["y"], shots, inner, hp["first_order"])
             objective = losses[:, -1].mean()  # eq. (2): sum over tasks / meta-batch (total_losses2)
         else:
@@ -114,7 +113,8 @@ def train_sinusoid(config: ExperimentConfig, run: Run) -> dict[str, float]:
         bar.update(1)
         if iteration < iterations and run.checkpoint_due():
             run.save_checkpoint({"params": {k: v.detach().clone() for k, v in params.items()},
-                                 "optimiser": optimiser.state_dict(), "iteration": iteration}, iteration)
+                                 "optimiser": optimiser.state_dict(), "iteration": iteration,
+                                 "window": list(window)}, iteration)
     bar.close()
     return {**evaluate(params, tasks, hp, budget, run.rng), "iterations": iteration}
 
