@@ -4,4 +4,6 @@
 "module:function"; the registry imports only the module a run needs.
 """
 ENTRY_POINTS = {"sinusoid_maml": "papers.maml.sinusoid_experiment:train_sinusoid",
-                "sinusoid_pretrain": "papers.maml.sinusoid_experiment:train_sinusoid"}
+                "sinusoid_pretrain": "papers.maml.sinusoid_experiment:train_sinusoid",
+                "nav2d_maml": "papers.maml.rl_experiment:train_maml_rl",
+                "nav2d_maml_launcher": "papers.maml.rl_experiment:train_maml_rl"}
