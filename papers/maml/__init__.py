@@ -5,5 +5,6 @@
 """
 ENTRY_POINTS = {"sinusoid_maml": "papers.maml.sinusoid_experiment:train_sinusoid",
                 "sinusoid_pretrain": "papers.maml.sinusoid_experiment:train_sinusoid",
-                "nav2d_maml": "papers.maml.rl_experiment:train_maml_rl",
-                "nav2d_maml_launcher": "papers.maml.rl_experiment:train_maml_rl"}
+                "nav2d_maml": "papers.maml.rl_experiment:train_point_navigation",
+                "nav2d_maml_launcher": "papers.maml.rl_experiment:train_point_navigation",
+                "locomotion_maml": "papers.maml.locomotion_experiment:train_locomotion"}

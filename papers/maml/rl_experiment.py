@@ -32,15 +32,6 @@ from shared.params import ExperimentConfig
 from shared.run import Run
 
 
-def make_family(hp: dict[str, Any]) -> Any:
-    """The batched task family: 2D navigation, or a locomotion family (imported only when run, so that the 2D
-    navigation runs do not depend on the MuJoCo code)."""
-    if hp["task"] == "point_navigation":
-        return PointNavigation(goal_low=hp["goal_range"][0], goal_high=hp["goal_range"][1],
-                               reward_distance=hp["reward_distance"])
-    from papers.maml.locomotion_batch import LocomotionTasks
-    return LocomotionTasks(hp["task"], hp["horizon"])
-
 
 def sample_paths(env: Any, params: Params, per_task: bool, tasks: np.ndarray, paths_per_task: int,
                  horizon: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -135,9 +126,17 @@ def test_metrics(returns: np.ndarray, prefix: str) -> dict[str, float]:
             **{f"{prefix}return_step{j}_se": float(r.std() / np.sqrt(len(r))) for j, r in enumerate(returns)}}
 
 
-def train_maml_rl(config: ExperimentConfig, run: Run) -> dict[str, float]:
+def train_point_navigation(config: ExperimentConfig, run: Run) -> dict[str, float]:
+    """Entry point of the 2D navigation experiments."""
+    hp = config.hyperparameters
+    return train_maml_rl(config, run, PointNavigation(goal_low=hp["goal_range"][0], goal_high=hp["goal_range"][1],
+                                                      reward_distance=hp["reward_distance"]))
+
+
+def train_maml_rl(config: ExperimentConfig, run: Run, env: Any) -> dict[str, float]:
+    """Meta-train and test on the batched task family ``env`` (``reset(tasks, seed)`` / ``step(actions)``,
+    ``sample_tasks``, ``obs_dim``, ``action_dim``)."""
     hp, budget = config.hyperparameters, config.budget
-    env = make_family(hp)
     generator = torch.Generator().manual_seed(int(run.rng.integers(2**31 - 1)))
     learner = MAMLLearner(hp, env, generator)
     progress: dict[str, Any] = {"iteration": 0, "env_steps": 0, "best_return": -float("inf"), "best_params": None,

@@ -13,7 +13,7 @@ from papers.maml import maml_trpo as mt
 from papers.maml.gaussian_policy import distribution, init_policy, kl_divergence, log_likelihood
 from papers.maml.linear_feature_baseline import fit_predict, task_advantages
 from papers.maml.point_navigation import PointNavigation
-from papers.maml.rl_experiment import MAMLLearner, process, sample_paths, train_maml_rl
+from papers.maml.rl_experiment import MAMLLearner, process, sample_paths, train_point_navigation
 from pipelines.registry import load_paper
 from shared.params import ExperimentConfig
 from shared.run import Run
@@ -145,7 +145,10 @@ def tiny_rl_config(task: str = "point_navigation", iterations: int = 3) -> Exper
 def run_rl(tmp_path, config, tag, seed=1, checkpoint_seconds=1e9):
     run = Run(config, seed, tmp_path / tag / "out", tmp_path / tag / "ckpt", checkpoint_seconds=checkpoint_seconds,
               show_progress=False)
-    return train_maml_rl(config, run), run.curve
+    if config.hyperparameters["task"] == "point_navigation":
+        return train_point_navigation(config, run), run.curve
+    from papers.maml.locomotion_experiment import train_locomotion
+    return train_locomotion(config, run), run.curve
 
 
 def test_rl_same_seed_same_result_and_metrics_of_the_test_protocol(tmp_path):
@@ -198,8 +201,12 @@ def test_locomotion_tasks_run_through_the_same_entry_point(tmp_path):
     assert math.isfinite(metrics["return_step1"]) and curve[0]["step"] == metrics["env_steps"] == 2 * 3 * 3 * 12
 
 
-def test_dvc_rl_stage_lists_the_code_it_runs():
+@pytest.mark.parametrize("stage_name, group", [("train_nav2d", "nav2d_maml"), ("train_locomotion", "locomotion_maml")])
+def test_dvc_rl_stages_list_the_code_they_run(stage_name, group):
     paper = load_paper("maml")
-    stage = yaml.safe_load((REPO / "papers/maml/dvc.yaml").read_text())["stages"]["train_nav2d"]
-    assert sorted(stage["matrix"]["exp"]) == sorted(e for e in paper.params.experiments if e.startswith("nav2d"))
-    assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == modules_imported_by("maml", "nav2d_maml")
+    stage = yaml.safe_load((REPO / "papers/maml/dvc.yaml").read_text())["stages"][stage_name]
+    groups = {paper.params.experiment(e).paper_experiment for e in stage["matrix"]["exp"]}
+    assert groups == ({"nav2d_maml", "nav2d_maml_launcher"} if group == "nav2d_maml" else {group})
+    assert sorted(stage["matrix"]["exp"]) == sorted(e for e in paper.params.experiments
+                                                    if paper.params.experiment(e).paper_experiment in groups)
+    assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == modules_imported_by("maml", group)
