@@ -34,8 +34,10 @@ report: $(BIN)/replica
 
 audit: $(BIN)/replica
 	$(BIN)/replica audit her
+	$(BIN)/replica audit maml
 	$(BIN)/replica audit rl2
 
 check: $(BIN)/replica
 	$(BIN)/replica check her
+	$(BIN)/replica check maml
 	$(BIN)/replica check rl2

@@ -15,7 +15,7 @@ from shared.repo import code_root
 
 PAPERS: dict[str, str] = {"her": "papers.her", "maml": "papers.maml", "rl2": "papers.rl2"}
 # shared code that runs inside an experiment (task families, advantage estimators): part of a run's fingerprint
-SHARED_ALGORITHM_PACKAGES = ("shared.tasks", "shared.rl")
+SHARED_ALGORITHM_PACKAGES = ("shared.tasks", "shared.rl", "shared.fewshot")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
 """``replica smoke``: every paper's DVC pipeline at the smoke profile, in DVC temporary experiment copies
-(``dvc exp run --temp``), so the committed paper-profile results and ``dvc.lock`` are never touched."""
+(``dvc exp run --temp``), so the committed paper-profile results and ``dvc.lock`` are never touched.
+
+Stages that need a data set we cannot ship (a paper's ``DATA_STAGES``: stage -> the file the data set provides)
+are left out, with the command that fetches it, while that file is absent; never replaced by stand-in data."""
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 
-from pipelines.registry import load_paper
-from shared.repo import code_root
+import yaml
+
+from pipelines.registry import PAPERS, load_paper
+from shared.repo import code_root, repo_root
 
 
 def run_smoke(papers: list[str]) -> int:
@@ -15,7 +21,7 @@ def run_smoke(papers: list[str]) -> int:
         paper = load_paper(paper_id, "smoke")
         seeds = ",".join(map(str, paper.params.profile_seeds["smoke"]))
         params = f"papers/{paper_id}/params.yaml"
-        cmd = ["dvc", "exp", "run", "--temp", f"papers/{paper_id}/dvc.yaml", "-S", f"{params}:profile=smoke",
+        cmd = ["dvc", "exp", "run", "--temp", *smoke_targets(paper_id), "-S", f"{params}:profile=smoke",
                "-S", f"{params}:seeds=[{seeds}]"]
         print("$ " + " ".join(cmd), flush=True)
         done = subprocess.run(cmd, cwd=code_root(), env=_git_identity())
@@ -23,6 +29,21 @@ def run_smoke(papers: list[str]) -> int:
             print(f"replica: error: the smoke pipeline of {paper_id} failed (exit {done.returncode})", file=sys.stderr)
             return done.returncode
     return 0
+
+
+def smoke_targets(paper_id: str) -> list[str]:
+    """The whole pipeline, or every stage but those whose data set is absent (each reported once)."""
+    pipeline = f"papers/{paper_id}/dvc.yaml"
+    data_stages: dict[str, str] = getattr(importlib.import_module(PAPERS[paper_id]), "DATA_STAGES", {})
+    missing = {stage: path for stage, path in data_stages.items() if not (repo_root() / path).exists()}
+    if not missing:
+        return [pipeline]
+    for stage, path in missing.items():
+        print(f"replica smoke: skipping {pipeline}:{stage}: {path} is absent (fetch it with "
+              f"`dvc repro {pipeline}:{stage if stage.startswith('fetch') else 'fetch_' + stage.split('_', 1)[1]}`)",
+              flush=True)
+    stages = yaml.safe_load((code_root() / pipeline).read_text())["stages"]
+    return [f"{pipeline}:{name}" for name in stages if name not in missing]
 
 
 def _git_identity() -> dict[str, str]:

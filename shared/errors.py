@@ -12,3 +12,18 @@ class SpecError(ValueError):
         self.file, self.key, self.reason, self.line = file, key, reason, line
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {reason}")
+
+
+class DataMissingError(SpecError):
+    """A data set (or part of one) that is not on disk; the message says what is missing and how to get it:
+    the command that fetches it, or what the user must place where when there is no public download."""
+
+    def __init__(self, path: str, dataset: str, remedy: str) -> None:
+        super().__init__(path, dataset, f"missing; {remedy}")
+
+
+class ChecksumError(SpecError):
+    """A downloaded file whose checksum is not the published one."""
+
+    def __init__(self, path: str, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(path, algorithm, f"checksum mismatch: expected {expected}, got {actual}")
