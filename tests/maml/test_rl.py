@@ -210,3 +210,16 @@ def test_dvc_rl_stages_list_the_code_they_run(stage_name, group):
     assert sorted(stage["matrix"]["exp"]) == sorted(e for e in paper.params.experiments
                                                     if paper.params.experiment(e).paper_experiment in groups)
     assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == modules_imported_by("maml", group)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", sorted(e for e, c in load_paper("maml").params.experiments.items()
+                                              if c.paper_experiment in ("nav2d_maml", "nav2d_maml_launcher",
+                                                                        "locomotion_maml")))
+def test_every_rl_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experiment):
+    """The smoke stages keep the paper's batch (20-40 tasks x 20-40 paths, a hyperparameter): 1-3 min each."""
+    from tests.helpers import replica
+
+    done = replica(repo_copy, "train", "maml", experiment, "--seed", "1", "--profile", "smoke",
+                   env=env_for(repo_copy))
+    assert done.returncode == 0, done.stderr
