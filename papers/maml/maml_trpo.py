@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.func import vmap
 
@@ -126,7 +127,8 @@ def trpo_step(params: Params, objective: Callable[[Params], tuple[torch.Tensor, 
         return (grad_of(1, theta + eps * x) - grad_of(1, theta - eps * x)) / (2 * eps) + settings.cg_damping * x
 
     direction = conjugate_gradient(hvp, g, settings.cg_iters)
-    beta = math.sqrt(2.0 * settings.max_kl / (float(direction.dot(hvp(direction))) + 1e-8))
+    with np.errstate(all="ignore"):  # as rllab: a negative s^T H s (finite differences) gives NaN, then beta = 1
+        beta = float(np.sqrt(2.0 * settings.max_kl * (1.0 / (np.float64(direction.dot(hvp(direction))) + 1e-8))))
     if math.isnan(beta):
         beta = 1.0
     loss, kl, accepted = loss_before, float("nan"), theta

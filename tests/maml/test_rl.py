@@ -125,6 +125,17 @@ def test_meta_objective_starts_at_zero_kl_and_trpo_step_respects_the_trust_regio
         assert all(torch.equal(new[k], params[k]) for k in params)
 
 
+def test_negative_curvature_from_finite_differences_falls_back_to_a_unit_step_as_rllab():
+    """s^T H s < 0 (possible with a finite-difference H) makes rllab's sqrt NaN and its step size 1; then the
+    line search rejects every candidate here (the loss never decreases), so theta stays."""
+    params = {"x": torch.tensor([0.3, -0.2])}
+    settings = mt.TRPOSettings(max_kl=0.01, cg_iters=3, cg_damping=0.0, backtrack_ratio=0.8, max_backtracks=3,
+                               fd_base_eps=1.0)
+    new, stats = mt.trpo_step(params, lambda p: (p["x"].sum() ** 2,
+                                                 -((p["x"] - 0.1) ** 2).sum()), settings)
+    assert stats["step_accepted"] == 0.0 and torch.equal(new["x"], params["x"])
+
+
 def test_conjugate_gradient_solves_a_positive_definite_system():
     a = torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     h = a @ a.T + 6 * torch.eye(6, dtype=torch.float64)
