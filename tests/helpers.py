@@ -7,7 +7,9 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
@@ -122,3 +124,24 @@ def modules_imported_by(paper_id: str, group: str) -> list[str]:
     files = [Path(f) for f in done.stdout.split() if Path(f) != REPO / "shared" / "run.py"]
     return sorted(f.relative_to(here).as_posix() if f.is_relative_to(here)
                   else "../../" + f.relative_to(REPO).as_posix() for f in files)
+
+
+@contextmanager
+def killed_at_iteration(monkeypatch, iteration: int) -> Iterator[None]:
+    """Inside the block, ``Run.log`` raises KeyboardInterrupt right after logging ``iteration`` (a run killed
+    mid-training); the block must end with that interrupt, and ``Run.log`` is itself again afterwards."""
+    import pytest
+
+    from shared.run import Run
+
+    original = Run.log
+
+    def dying_log(self, step, **metrics):
+        original(self, step, **metrics)
+        if metrics["iteration"] == iteration:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Run, "log", dying_log)
+    with pytest.raises(KeyboardInterrupt):
+        yield
+    monkeypatch.setattr(Run, "log", original)

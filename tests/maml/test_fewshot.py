@@ -23,6 +23,7 @@ from shared.fewshot.episodes import TaskBatch
 from shared.params import ExperimentConfig
 from shared.run import Run
 from tests.fewshot_files import write_miniimagenet, write_omniglot_archives
+from tests.helpers import killed_at_iteration
 
 OMNIGLOT_5WAY_1SHOT = {  # the paper's Omniglot 5-way 1-shot settings with a small network (a test config only)
     "dataset": "omniglot", "n_way": 5, "k_shot": 1, "query_train": 1, "query_test": 1, "inner_steps_train": 1,
@@ -222,17 +223,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, fewshot_data, monkeypat
     monkeypatch.setattr(fx, "LOG_EVERY", 1)
     config = tiny_config(iterations=4)
     expected, whole = run_tiny(tmp_path, config, tag="whole")
-    original_log = Run.log
-
-    def dying_log(self, step, **metrics):
-        original_log(self, step, **metrics)
-        if metrics["iteration"] == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "log", dying_log)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_iteration(monkeypatch, 3):
         run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
-    monkeypatch.setattr(Run, "log", original_log)
     resumed, run = run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
     assert run.resumed_from == 2  # the checkpoint of iteration 2 was loaded
     assert resumed == expected and run.curve == whole.curve

@@ -17,7 +17,7 @@ from papers.maml.rl_experiment import MAMLLearner, process, sample_paths, train_
 from pipelines.registry import load_paper
 from shared.params import ExperimentConfig
 from shared.run import Run
-from tests.helpers import REPO, modules_imported_by
+from tests.helpers import REPO, killed_at_iteration, modules_imported_by
 
 
 def test_point_env_scales_clips_rewards_after_the_move_and_stops_in_the_goal_box():
@@ -177,17 +177,8 @@ def test_rl_same_seed_same_result_and_metrics_of_the_test_protocol(tmp_path):
 def test_rl_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     config = tiny_rl_config(iterations=4)
     expected, expected_curve = run_rl(tmp_path, config, "whole")
-    original_log = Run.log
-
-    def dying_log(self, step, **metrics):
-        original_log(self, step, **metrics)
-        if metrics["iteration"] == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "log", dying_log)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_iteration(monkeypatch, 3):
         run_rl(tmp_path, config, "killed", checkpoint_seconds=0)
-    monkeypatch.setattr(Run, "log", original_log)
     resumed, resumed_curve = run_rl(tmp_path, config, "killed", checkpoint_seconds=0)
     assert resumed == expected and resumed_curve == expected_curve
 

@@ -17,7 +17,7 @@ from papers.maml.sinusoid_experiment import batched_query_losses, summarise, tra
 from pipelines.registry import load_paper
 from shared.params import ExperimentConfig
 from shared.run import Run
-from tests.helpers import REPO, modules_imported_by, replica
+from tests.helpers import REPO, killed_at_iteration, modules_imported_by, replica
 
 TASKS = SinusoidTasks((0.1, 5.0), (0.0, math.pi), (-5.0, 5.0))
 
@@ -128,17 +128,8 @@ def test_same_seed_same_result_another_seed_differs(tmp_path, name):
 def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     config = tiny_config("sinusoid_maml", iterations=300)
     expected, expected_curve = run_tiny(tmp_path, config, "whole")
-    original_log = Run.log
-
-    def dying_log(self, step, **metrics):
-        original_log(self, step, **metrics)
-        if metrics["iteration"] == 200:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "log", dying_log)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_iteration(monkeypatch, 200):
         run_tiny(tmp_path, config, "killed", checkpoint_seconds=0)
-    monkeypatch.setattr(Run, "log", original_log)
     resumed, resumed_curve = run_tiny(tmp_path, config, "killed", checkpoint_seconds=0)
     assert resumed == expected and resumed_curve == expected_curve
 

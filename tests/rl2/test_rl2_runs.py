@@ -10,7 +10,7 @@ import yaml
 from pipelines.registry import load_paper
 from shared.params import ExperimentConfig
 from shared.run import Run
-from tests.helpers import REPO, modules_imported_by, replica
+from tests.helpers import REPO, killed_at_iteration, modules_imported_by, replica
 
 
 def tiny_rl2(task: str = "bandit", iterations: int = 3) -> ExperimentConfig:
@@ -51,17 +51,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     """Checkpoint after every iteration, die in the third, start again: the same metrics and curve."""
     config = tiny_rl2("bandit", iterations=4)
     expected, expected_curve = run_tiny(tmp_path, config, tag="whole")
-    original_log = Run.log
-
-    def dying_log(self, step, **metrics):
-        original_log(self, step, **metrics)
-        if metrics["iteration"] == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "log", dying_log)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_iteration(monkeypatch, 3):
         run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
-    monkeypatch.setattr(Run, "log", original_log)
     resumed, resumed_curve = run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
     assert resumed == expected and resumed_curve == expected_curve
 
