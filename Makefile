@@ -35,9 +35,11 @@ report: $(BIN)/replica
 audit: $(BIN)/replica
 	$(BIN)/replica audit her
 	$(BIN)/replica audit maml
+	$(BIN)/replica audit mlsh
 	$(BIN)/replica audit rl2
 
 check: $(BIN)/replica
 	$(BIN)/replica check her
 	$(BIN)/replica check maml
+	$(BIN)/replica check mlsh
 	$(BIN)/replica check rl2

@@ -1,0 +1,137 @@
+"""Entry point of the MLSH experiments (§6.2 Moving Bandits, §6.3 Four Rooms, and their ablations).
+
+Training runs ``iterations`` global iterations of the emulated 10 x 12-worker schedule (``hierarchy.MLSH``); the
+learning curve's ``average_return`` is the mean episode return over all 120 workers (the code's "global" mean).
+After training, phi is frozen and the paper's transfer measure is taken (Fig. 4, "a sampled individual task"):
+fresh masters on fresh tasks, trained alone for ``evaluation_master_updates`` iterations, and the mean episode
+return of the next segment. For Moving Bandits the sub-policies are also forced for whole episodes to measure
+which goal each one reaches (the specialisation §6.2 describes and openai/mlsh#9 reports collapsing).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from papers.mlsh.hierarchy import MLSH, Settings
+from papers.mlsh.moving_bandits import MovingBandits
+from shared.params import ExperimentConfig
+from shared.run import Run
+
+SETTING_KEYS = ("subpolicies", "macro_duration", "warmup", "joint", "groups", "workers_per_group", "rollout_steps",
+                "hidden", "layers", "gamma", "gae_lambda", "clip", "epochs", "master_lr", "sub_lr",
+                "master_minibatch", "sub_minibatches", "master_random_choice", "stagger")
+
+
+def make_env(hp: dict[str, Any]) -> MovingBandits:
+    workers = hp["groups"] * hp["workers_per_group"]
+    if hp["env"] == "moving_bandits":
+        return MovingBandits(workers, hp["episode_length"])
+    raise ValueError(f"unknown MLSH environment {hp['env']!r}")
+
+
+def settings(hp: dict[str, Any]) -> Settings:
+    return Settings(**{k: hp[k] for k in SETTING_KEYS})
+
+
+def transfer(agent: MLSH, rng: np.random.Generator, master_updates: int, rounds: int) -> np.ndarray:
+    """Mean episode return of each segment while fresh masters learn fresh tasks with phi frozen: (rounds,
+    master_updates + 1), one task per group per round; column j follows j master updates."""
+    curves = []
+    for _ in range(rounds):
+        probe = copy.deepcopy(agent)
+        probe.train_subpolicies = False
+        probe.started[:] = False
+        probe.counters[:] = 0
+        curve = []
+        for _ in range(master_updates + 1):
+            probe.begin_iteration(rng)
+            seg = probe.rollout(rng)
+            curve.append(float(seg.episode_returns.mean()))
+            probe.update_masters(seg, rng)
+            probe.counters += 1
+        curves.append(curve)
+    return np.array(curves)
+
+
+def oracle_return(env: MovingBandits, rng: np.random.Generator, episodes: int) -> float:
+    """Mean episode return of the scripted policy that knows the correct goal, on fresh tasks."""
+    totals = []
+    for _ in range(max(1, episodes // env.workers)):
+        env.set_tasks(np.arange(env.workers), env.sample_tasks(np.arange(env.workers), rng))
+        env.reset(rng)
+        total = np.zeros(env.workers)
+        for _ in range(env.horizon):
+            _, r = env.step(env.oracle_actions(), rng)
+            total += r
+        totals.append(total)
+    return float(np.concatenate(totals).mean())
+
+
+def goal_reach(agent: MLSH, rng: np.random.Generator, episodes: int) -> np.ndarray:
+    """(K, goals): the fraction of episodes, with sub-policy k forced throughout (stochastic actions), that end
+    within the reward radius of each goal, on fresh tasks."""
+    env, s = agent.env, agent.s
+    reach = np.zeros((s.subpolicies, env.n_goals))
+    for k in range(s.subpolicies):
+        hits = []
+        for _ in range(max(1, episodes // env.workers)):
+            obs = env.reset(rng)
+            for _ in range(env.horizon):
+                actions, _ = agent.act(torch.from_numpy(obs), np.full(env.workers, k))
+                obs, _ = env.step(actions, rng)
+            hits.append(env.goal_hits())
+        reach[k] = np.concatenate(hits).mean(axis=0)
+    return reach
+
+
+def specialisation(reach: np.ndarray) -> float:
+    """min over goals of max over sub-policies of the reach fraction: near 1 when every goal has a sub-policy that
+    goes there, near 0 when the sub-policies collapse onto one goal."""
+    return float(reach.max(axis=0).min())
+
+
+def train_mlsh(config: ExperimentConfig, run: Run) -> dict[str, float]:
+    hp, budget = config.hyperparameters, config.budget
+    env = make_env(hp)
+    agent = MLSH(env, settings(hp))
+    progress = {"iteration": 0, "env_steps": 0}
+    state = run.restore()
+    if state is not None:
+        agent.load_state_dict(state["agent"])
+        progress = state["progress"]
+    iterations = budget["iterations"]
+    steps_per_iteration = agent.s.workers * agent.s.rollout_steps
+    bar = run.progress(total=iterations * steps_per_iteration, initial=progress["env_steps"])
+    while progress["iteration"] < iterations:
+        stats = agent.iterate(run.rng)
+        progress["iteration"] += 1
+        progress["env_steps"] += steps_per_iteration
+        run.log(progress["env_steps"], iteration=progress["iteration"], **stats)
+        bar.update(steps_per_iteration)
+        bar.set_postfix(ret=f"{stats['average_return']:.2f}")
+        if progress["iteration"] < iterations and run.checkpoint_due():
+            run.save_checkpoint({"agent": agent.state_dict(), "progress": dict(progress)}, progress["env_steps"])
+    bar.close()
+    updates = hp["evaluation_master_updates"]
+    curves = transfer(agent, run.rng, updates, budget["evaluation_rounds"])
+    oracle = oracle_return(make_env(hp), run.rng, budget["evaluation_episodes"])
+    returns = [row["average_return"] for row in run.curve]
+    window = agent.s.task_length
+    metrics: dict[str, float] = {
+        "transfer_return_after_warmup": float(curves[:, updates].mean()),
+        "transfer_return_untrained_master": float(curves[:, 0].mean()),
+        "oracle_return": oracle,
+        "transfer_fraction_of_oracle": float(curves[:, updates].mean() / oracle),
+        "train_return_last_task": float(np.mean(returns[-window:])),
+        "train_return_mean": float(np.mean(returns)),
+        "iterations": progress["iteration"], "env_steps": progress["env_steps"]}
+    metrics.update({f"transfer_return_update{j}": float(v) for j, v in enumerate(curves.mean(axis=0))})
+    if hasattr(env, "goal_hits"):
+        reach = goal_reach(agent, run.rng, budget["evaluation_episodes"])
+        metrics["specialisation"] = specialisation(reach)
+        metrics.update({f"reach_sub{k}_goal{j}": float(reach[k, j]) for k in range(reach.shape[0])
+                        for j in range(reach.shape[1])})
+    return metrics

@@ -1,0 +1,108 @@
+"""MLSH entry point end to end: determinism, resume after a kill, the evaluation measures, the smoke profile through
+the CLI, the DVC stages."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from papers.mlsh.experiment import goal_reach, specialisation, train_mlsh
+from pipelines.registry import load_paper
+from shared.params import ExperimentConfig
+from shared.run import Run
+from tests.helpers import REPO, killed_at_iteration, modules_imported_by, replica
+
+
+def tiny_config(name: str = "moving_bandits_mlsh", iterations: int = 4) -> ExperimentConfig:
+    """The paper's settings for ``name`` with 2 x 2 workers, short segments and small networks (a test config)."""
+    paper = load_paper("mlsh")
+    exp = paper.params.experiment(name)
+    hp = {**exp.hyperparameters, "groups": 2, "workers_per_group": 2, "rollout_steps": 100, "hidden": 8,
+          "master_minibatch": 4, "sub_minibatches": 3, "epochs": 2, "evaluation_master_updates": 2}
+    if hp["warmup"] + hp["joint"] == 10 and hp["warmup"] == 9:
+        hp.update(warmup=1, joint=1)
+    return ExperimentConfig("mlsh", name, exp.paper_experiment, "smoke", hp,
+                            {"iterations": iterations, "evaluation_rounds": 2, "evaluation_episodes": 40})
+
+
+def run_tiny(tmp_path: Path, config: ExperimentConfig, seed: int = 1, tag: str = "a",
+             checkpoint_seconds: float = 1e9) -> tuple[dict, list]:
+    run = Run(config, seed, tmp_path / tag / "out", tmp_path / tag / "ckpt", checkpoint_seconds=checkpoint_seconds,
+              show_progress=False)
+    return train_mlsh(config, run), run.curve
+
+
+def test_same_seed_same_result_and_another_seed_differs(tmp_path):
+    config = tiny_config()
+    a, curve_a = run_tiny(tmp_path, config, tag="a")
+    b, curve_b = run_tiny(tmp_path, config, tag="b")
+    assert a == b and curve_a == curve_b
+    c, curve_c = run_tiny(tmp_path, config, seed=2, tag="c")
+    assert curve_c != curve_a
+    assert a["iterations"] == 4 and a["env_steps"] == 4 * 4 * 100
+    assert {f"transfer_return_update{j}" for j in range(3)} <= set(a)
+    assert a["transfer_return_after_warmup"] == a["transfer_return_update2"]
+    assert 0 <= a["specialisation"] <= 1 and 20 < a["oracle_return"] <= 50
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    """Checkpoint after every iteration, die in the third, start again: the same metrics and curve."""
+    config = tiny_config(iterations=5)
+    expected, expected_curve = run_tiny(tmp_path, config, tag="whole")
+    with killed_at_iteration(monkeypatch, 3):
+        run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
+    resumed, resumed_curve = run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
+    assert resumed == expected and resumed_curve == expected_curve
+
+
+def test_specialisation_separates_distinct_goals_from_collapse():
+    assert specialisation(np.array([[0.9, 0.05], [0.1, 0.85]])) == pytest.approx(0.85)
+    assert specialisation(np.array([[0.9, 0.05], [0.95, 0.02]])) == pytest.approx(0.05)  # both on goal 0
+
+
+def test_goal_reach_of_a_subpolicy_forced_to_one_direction():
+    """A sub-policy whose logits always pick 'stay' ends every episode at (200, 200): within the radius of a goal
+    exactly when the goal lies within 50 of the centre."""
+    from papers.mlsh.experiment import make_env, settings
+    from papers.mlsh.hierarchy import MLSH
+
+    config = tiny_config()
+    agent = MLSH(make_env(config.hyperparameters), settings(config.hyperparameters))
+    agent.subs["pi_out.b"].data[:] = -1e9
+    agent.subs["pi_out.b"].data[:, 0] = 0.0
+    reach = goal_reach(agent, np.random.default_rng(0), 4000)
+    expected = np.pi * 50 ** 2 / 400 ** 2  # the chance that a uniform goal lies within 50 of the centre
+    assert np.allclose(reach, expected, atol=0.02)
+
+
+def test_smoke_profile_through_the_cli_and_deterministic(repo_copy, env_for):
+    env = env_for(repo_copy)
+    args = ("train", "mlsh", "moving_bandits_mlsh", "--seed", "1", "--profile", "smoke")
+    first = replica(repo_copy, *args, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    folder = repo_copy / "papers/mlsh/results/smoke/runs/moving_bandits_mlsh/seed1"
+    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    assert metrics["iterations"] == 2 and metrics["env_steps"] == 2 * 120 * 2000
+    second = replica(repo_copy, *args, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert json.loads((folder / "metrics.json").read_text())["metrics"] == metrics
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", sorted(load_paper("mlsh").params.experiments))
+def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experiment):
+    done = replica(repo_copy, "train", "mlsh", experiment, "--seed", "1", "--profile", "smoke",
+                   env=env_for(repo_copy), timeout=900)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
+    paper = load_paper("mlsh")
+    dvc = yaml.safe_load((REPO / "papers/mlsh/dvc.yaml").read_text())
+    stage = dvc["stages"]["train_moving_bandits"]
+    assert sorted(stage["matrix"]["exp"]) == sorted(paper.params.experiments)
+    imported = sorted(set(sum((modules_imported_by("mlsh", g) for g in paper.spec.experiments), [])))
+    assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == imported
