@@ -6,4 +6,6 @@
 ENTRY_POINTS = {"moving_bandits_mlsh": "papers.mlsh.experiment:train_mlsh",
                 "moving_bandits_shared_policy": "papers.mlsh.experiment:train_mlsh",
                 "moving_bandits_no_warmup": "papers.mlsh.experiment:train_mlsh",
-                "moving_bandits_same_timescale": "papers.mlsh.experiment:train_mlsh"}
+                "moving_bandits_same_timescale": "papers.mlsh.experiment:train_mlsh",
+                "four_rooms_mlsh": "papers.mlsh.experiment:train_mlsh",
+                "four_rooms_ppo_scratch": "papers.mlsh.experiment:train_mlsh"}

@@ -1,21 +1,25 @@
-"""Entry point of the MLSH experiments (§6.2 Moving Bandits, §6.3 Four Rooms, and their ablations).
+"""Entry point of the MLSH experiments (§6.2 Moving Bandits, §6.3 Four Rooms, and their baselines and ablations).
 
 Training runs ``iterations`` global iterations of the emulated 10 x 12-worker schedule (``hierarchy.MLSH``); the
 learning curve's ``average_return`` is the mean episode return over all 120 workers (the code's "global" mean).
-After training, phi is frozen and the paper's transfer measure is taken (Fig. 4, "a sampled individual task"):
-fresh masters on fresh tasks, trained alone for ``evaluation_master_updates`` iterations, and the mean episode
-return of the next segment. For Moving Bandits the sub-policies are also forced for whole episodes to measure
-which goal each one reaches (the specialisation §6.2 describes and openai/mlsh#9 reports collapsing).
+After training, phi is frozen and the paper's transfer measure is taken (Fig. 4, "a sampled individual task" /
+"fine-tuning on an unseen goal"): fresh masters on fresh (held-out, where the environment has them) tasks, trained
+alone for ``evaluation_master_updates`` iterations, and the mean episode return of each segment. The PPO-from-scratch
+baseline (``transfer_from_scratch``) has no meta-training: a fresh flat policy per task, trained by one group's
+workers for the same number of iterations. For Moving Bandits the sub-policies are also forced for whole episodes to
+measure which goal each one reaches (the specialisation §6.2 describes and openai/mlsh#9 reports collapsing).
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from papers.mlsh.hierarchy import MLSH, Settings
+from papers.mlsh.four_rooms import FourRooms
+from papers.mlsh.hierarchy import MLSH, Settings, VectorTaskEnv
 from papers.mlsh.moving_bandits import MovingBandits
 from shared.params import ExperimentConfig
 from shared.run import Run
@@ -25,10 +29,12 @@ SETTING_KEYS = ("subpolicies", "macro_duration", "warmup", "joint", "groups", "w
                 "master_minibatch", "sub_minibatches", "master_random_choice", "stagger")
 
 
-def make_env(hp: dict[str, Any]) -> MovingBandits:
+def make_env(hp: dict[str, Any]) -> VectorTaskEnv:
     workers = hp["groups"] * hp["workers_per_group"]
     if hp["env"] == "moving_bandits":
         return MovingBandits(workers, hp["episode_length"])
+    if hp["env"] == "four_rooms":
+        return FourRooms(workers, hp["episode_length"], tuple(hp["held_out_goals"]))
     raise ValueError(f"unknown MLSH environment {hp['env']!r}")
 
 
@@ -42,25 +48,47 @@ def transfer(agent: MLSH, rng: np.random.Generator, master_updates: int, rounds:
     curves = []
     for _ in range(rounds):
         probe = copy.deepcopy(agent)
-        probe.train_subpolicies = False
+        probe.train_subpolicies, probe.held_out_tasks = False, True
         probe.started[:] = False
         probe.counters[:] = 0
-        curve = []
-        for _ in range(master_updates + 1):
-            probe.begin_iteration(rng)
-            seg = probe.rollout(rng)
-            curve.append(float(seg.episode_returns.mean()))
-            probe.update_masters(seg, rng)
-            probe.counters += 1
-        curves.append(curve)
+        curves.append(_learning_curve(probe, rng, master_updates))
     return np.array(curves)
 
 
-def oracle_return(env: MovingBandits, rng: np.random.Generator, episodes: int) -> float:
-    """Mean episode return of the scripted policy that knows the correct goal, on fresh tasks."""
+def from_scratch(hp: dict[str, Any], rng: np.random.Generator, updates: int, rounds: int) -> np.ndarray:
+    """The PPO-from-scratch baseline on the same held-out tasks: per task a fresh flat policy (K = 1, trained in
+    every iteration) and one group of workers; (rounds, updates + 1) averaged over the ``groups`` tasks of a round."""
+    one_group = {**hp, "groups": 1}
+    s = replace(settings(one_group), warmup=0, joint=updates + 1, stagger=0)
+    curves = []
+    for _ in range(rounds):
+        per_task = []
+        for _ in range(hp["groups"]):
+            agent = MLSH(make_env(one_group), s)
+            agent.held_out_tasks = True
+            per_task.append(_learning_curve(agent, rng, updates))
+        curves.append(np.mean(per_task, axis=0))
+    return np.array(curves)
+
+
+def _learning_curve(agent: MLSH, rng: np.random.Generator, updates: int) -> list[float]:
+    curve = []
+    for _ in range(updates + 1):
+        agent.begin_iteration(rng)
+        seg = agent.rollout(rng)
+        curve.append(float(seg.episode_returns.mean()))
+        agent.update_masters(seg, rng)
+        agent.update_subpolicies(seg, rng)  # a no-op unless phi trains (from scratch)
+        agent.counters += 1
+    return curve
+
+
+def oracle_return(env: VectorTaskEnv, rng: np.random.Generator, episodes: int) -> float:
+    """Mean episode return of the scripted policy that knows the task, on fresh (held-out) tasks."""
+    workers = np.arange(env.workers)
     totals = []
     for _ in range(max(1, episodes // env.workers)):
-        env.set_tasks(np.arange(env.workers), env.sample_tasks(np.arange(env.workers), rng))
+        env.set_tasks(workers, env.sample_tasks(workers, rng, held_out=True))
         env.reset(rng)
         total = np.zeros(env.workers)
         for _ in range(env.horizon):
@@ -116,20 +144,21 @@ def train_mlsh(config: ExperimentConfig, run: Run) -> dict[str, float]:
             run.save_checkpoint({"agent": agent.state_dict(), "progress": dict(progress)}, progress["env_steps"])
     bar.close()
     updates = hp["evaluation_master_updates"]
-    curves = transfer(agent, run.rng, updates, budget["evaluation_rounds"])
+    curves = (from_scratch(hp, run.rng, updates, budget["evaluation_rounds"]) if hp["transfer_from_scratch"]
+              else transfer(agent, run.rng, updates, budget["evaluation_rounds"]))
     oracle = oracle_return(make_env(hp), run.rng, budget["evaluation_episodes"])
-    returns = [row["average_return"] for row in run.curve]
-    window = agent.s.task_length
     metrics: dict[str, float] = {
         "transfer_return_after_warmup": float(curves[:, updates].mean()),
         "transfer_return_untrained_master": float(curves[:, 0].mean()),
         "oracle_return": oracle,
         "transfer_fraction_of_oracle": float(curves[:, updates].mean() / oracle),
-        "train_return_last_task": float(np.mean(returns[-window:])),
-        "train_return_mean": float(np.mean(returns)),
         "iterations": progress["iteration"], "env_steps": progress["env_steps"]}
     metrics.update({f"transfer_return_update{j}": float(v) for j, v in enumerate(curves.mean(axis=0))})
-    if hasattr(env, "goal_hits"):
+    returns = [row["average_return"] for row in run.curve]
+    if returns:
+        metrics.update(train_return_last_task=float(np.mean(returns[-agent.s.task_length:])),
+                       train_return_mean=float(np.mean(returns)))
+    if hasattr(env, "goal_hits") and not hp["transfer_from_scratch"]:
         reach = goal_reach(agent, run.rng, budget["evaluation_episodes"])
         metrics["specialisation"] = specialisation(reach)
         metrics.update({f"reach_sub{k}_goal{j}": float(reach[k, j]) for k in range(reach.shape[0])

@@ -35,7 +35,8 @@ class VectorTaskEnv(Protocol):
     n_actions: int
     gaussian: bool
 
-    def sample_tasks(self, workers: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+    def sample_tasks(self, workers: np.ndarray, rng: np.random.Generator, held_out: bool = False
+                     ) -> np.ndarray: ...
     def set_tasks(self, workers: np.ndarray, tasks: np.ndarray) -> None: ...
     def reset(self, rng: np.random.Generator) -> np.ndarray: ...
     def step(self, actions: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
@@ -108,6 +109,7 @@ class MLSH:
         self.counters = -s.stagger * np.arange(s.groups)  # a group's iteration within its current task
         self.started = np.zeros(s.groups, dtype=bool)
         self.train_subpolicies = True  # False freezes phi (transfer to a new task: theta only)
+        self.held_out_tasks = False  # True draws the environment's held-out tasks (evaluation)
 
     # -- schedule -------------------------------------------------------------------------------------------------
     def group_workers(self, g: int) -> np.ndarray:
@@ -120,7 +122,7 @@ class MLSH:
         for k, v in fresh.items():
             self.masters[k].data[g] = v[0]
         workers = self.group_workers(g)
-        task = self.env.sample_tasks(workers[:1], rng)
+        task = self.env.sample_tasks(workers[:1], rng, held_out=self.held_out_tasks)
         self.env.set_tasks(workers, np.repeat(task, len(workers)))
         self.counters[g] = 0 if self.started[g] else self.counters[g]
         self.started[g] = True

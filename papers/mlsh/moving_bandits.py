@@ -28,8 +28,9 @@ class MovingBandits:
         self.pos = np.full((workers, 2), 200.0)
         self.goals = np.zeros((workers, 2, 2))
 
-    def sample_tasks(self, workers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``randomizeCorrect``: one correct goal in {0, 1} per worker index given; returns them."""
+    def sample_tasks(self, workers: np.ndarray, rng: np.random.Generator, held_out: bool = False) -> np.ndarray:
+        """``randomizeCorrect``: one correct goal in {0, 1} per worker index given (there are no held-out tasks:
+        the goal positions are new in every episode)."""
         return rng.integers(0, 2, size=len(workers))
 
     def set_tasks(self, workers: np.ndarray, tasks: np.ndarray) -> None:

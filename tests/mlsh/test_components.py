@@ -230,3 +230,41 @@ def test_segments_must_hold_whole_episodes_and_macro_steps(bad):
     s = small_settings(**bad)
     with pytest.raises(ValueError, match="N \\| T \\| D"):
         MLSH(MovingBandits(s.workers), s)
+
+
+def test_four_rooms_is_the_authors_grid():
+    from papers.mlsh.four_rooms import CELLS, MOVES, START, FourRooms
+
+    assert len(CELLS) == 104 and tuple(CELLS[START]) == (7, 9)  # state 62: the doorway between the two right rooms
+    assert tuple(CELLS[103]) == (11, 11) and tuple(CELLS[0]) == (1, 1)
+    assert MOVES[0, 0] == 0 and MOVES[0, 2] == 0  # up / left from the top-left corner: walls, stay
+    env = FourRooms(workers=4000, held_out_goals=(68, 80, 90, 103))
+    rng = np.random.default_rng(11)
+    env.reset(rng)
+    env.set_tasks(np.arange(4000), np.full(4000, MOVES[START, 1]))  # the goal one step down
+    assert MOVES[START, 1] != START
+    obs, r = env.step(np.full(4000, 1), rng)
+    assert obs.sum(axis=1).tolist() == [1.0] * 4000 and np.array_equal(obs.argmax(axis=1), env.state)
+    # with probability 2/3 the agent stays where it moved, else it slips to a free neighbour of that cell
+    assert abs(r.mean() - 2 / 3) < 0.03
+    env.reset(rng)
+    env.state[:] = 0
+    env.step(np.zeros(4000, dtype=np.int64), rng)  # into the wall: no move, no slip
+    assert (env.state == 0).all()
+    assert set(env.sample_tasks(np.arange(500), rng, held_out=True)) == {68, 80, 90, 103}
+    train = env.sample_tasks(np.arange(5000), rng)
+    assert not set(train) & {68, 80, 90, 103, START} and len(set(train)) == 99
+
+
+def test_four_rooms_oracle_reaches_and_holds_the_goal():
+    from papers.mlsh.four_rooms import FourRooms
+
+    env = FourRooms(workers=200)
+    rng = np.random.default_rng(12)
+    env.set_tasks(np.arange(200), env.sample_tasks(np.arange(200), rng, held_out=True))
+    env.reset(rng)
+    total = np.zeros(200)
+    for _ in range(env.horizon):
+        _, r = env.step(env.oracle_actions(), rng)
+        total += r
+    assert total.mean() > 60  # the held-out goals lie in the start's neighbouring room, a few moves away

@@ -22,8 +22,8 @@ def tiny_config(name: str = "moving_bandits_mlsh", iterations: int = 4) -> Exper
     exp = paper.params.experiment(name)
     hp = {**exp.hyperparameters, "groups": 2, "workers_per_group": 2, "rollout_steps": 100, "hidden": 8,
           "master_minibatch": 4, "sub_minibatches": 3, "epochs": 2, "evaluation_master_updates": 2}
-    if hp["warmup"] + hp["joint"] == 10 and hp["warmup"] == 9:
-        hp.update(warmup=1, joint=1)
+    if hp["warmup"] > 0:
+        hp.update(warmup=1, joint=1, stagger=1)
     return ExperimentConfig("mlsh", name, exp.paper_experiment, "smoke", hp,
                             {"iterations": iterations, "evaluation_rounds": 2, "evaluation_episodes": 40})
 
@@ -56,6 +56,16 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
         run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
     resumed, resumed_curve = run_tiny(tmp_path, config, tag="killed", checkpoint_seconds=0)
     assert resumed == expected and resumed_curve == expected_curve
+
+
+@pytest.mark.parametrize("name", ["four_rooms_mlsh", "four_rooms_ppo_scratch"])
+def test_four_rooms_runs_and_reports_the_fine_tuning_curve(tmp_path, name):
+    config = tiny_config(name, iterations=0 if name.endswith("scratch") else 3)
+    metrics, curve = run_tiny(tmp_path, config)
+    assert len(curve) == config.budget["iterations"] == metrics["iterations"]
+    assert [f"transfer_return_update{j}" in metrics for j in range(3)] == [True] * 3
+    assert "specialisation" not in metrics and metrics["oracle_return"] > 60
+    assert ("train_return_mean" in metrics) == (not name.endswith("scratch"))
 
 
 def test_specialisation_separates_distinct_goals_from_collapse():
@@ -102,7 +112,7 @@ def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experime
 def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     paper = load_paper("mlsh")
     dvc = yaml.safe_load((REPO / "papers/mlsh/dvc.yaml").read_text())
-    stage = dvc["stages"]["train_moving_bandits"]
+    stage = dvc["stages"]["train"]
     assert sorted(stage["matrix"]["exp"]) == sorted(paper.params.experiments)
     imported = sorted(set(sum((modules_imported_by("mlsh", g) for g in paper.spec.experiments), [])))
     assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == imported
