@@ -121,16 +121,14 @@ def specialisation(reach: np.ndarray) -> float:
     return float(reach.max(axis=0).min())
 
 
-def train_mlsh(config: ExperimentConfig, run: Run) -> dict[str, float]:
-    hp, budget = config.hyperparameters, config.budget
-    env = make_env(hp)
-    agent = MLSH(env, settings(hp))
+def meta_train(agent: MLSH, iterations: int, run: Run) -> dict[str, int]:
+    """Algorithm 1 on the emulated schedule for ``iterations`` global iterations, from the run's last checkpoint
+    when there is one; logs the learning curve and returns the progress counters."""
     progress = {"iteration": 0, "env_steps": 0}
     state = run.restore()
     if state is not None:
         agent.load_state_dict(state["agent"])
         progress = state["progress"]
-    iterations = budget["iterations"]
     steps_per_iteration = agent.s.workers * agent.s.rollout_steps
     bar = run.progress(total=iterations * steps_per_iteration, initial=progress["env_steps"])
     while progress["iteration"] < iterations:
@@ -143,21 +141,34 @@ def train_mlsh(config: ExperimentConfig, run: Run) -> dict[str, float]:
         if progress["iteration"] < iterations and run.checkpoint_due():
             run.save_checkpoint({"agent": agent.state_dict(), "progress": dict(progress)}, progress["env_steps"])
     bar.close()
+    return progress
+
+
+def curve_metrics(curves: np.ndarray, updates: int, run: Run, task_length: int) -> dict[str, float]:
+    """The transfer curve's metrics (column ``updates`` is the reported point) and the training curve's averages."""
+    metrics = {"transfer_return_after_warmup": float(curves[:, updates].mean()),
+               "transfer_return_untrained_master": float(curves[:, 0].mean())}
+    metrics.update({f"transfer_return_update{j}": float(v) for j, v in enumerate(curves.mean(axis=0))})
+    returns = [row["average_return"] for row in run.curve]
+    if returns:
+        metrics.update(train_return_last_task=float(np.mean(returns[-task_length:])),
+                       train_return_mean=float(np.mean(returns)))
+    return metrics
+
+
+def train_mlsh(config: ExperimentConfig, run: Run) -> dict[str, float]:
+    hp, budget = config.hyperparameters, config.budget
+    env = make_env(hp)
+    agent = MLSH(env, settings(hp))
+    progress = meta_train(agent, budget["iterations"], run)
     updates = hp["evaluation_master_updates"]
     curves = (from_scratch(hp, run.rng, updates, budget["evaluation_rounds"]) if hp["transfer_from_scratch"]
               else transfer(agent, run.rng, updates, budget["evaluation_rounds"]))
     oracle = oracle_return(make_env(hp), run.rng, budget["evaluation_episodes"])
-    metrics: dict[str, float] = {
-        "transfer_return_after_warmup": float(curves[:, updates].mean()),
-        "transfer_return_untrained_master": float(curves[:, 0].mean()),
-        "oracle_return": oracle,
-        "transfer_fraction_of_oracle": float(curves[:, updates].mean() / oracle),
-        "iterations": progress["iteration"], "env_steps": progress["env_steps"]}
-    metrics.update({f"transfer_return_update{j}": float(v) for j, v in enumerate(curves.mean(axis=0))})
-    returns = [row["average_return"] for row in run.curve]
-    if returns:
-        metrics.update(train_return_last_task=float(np.mean(returns[-agent.s.task_length:])),
-                       train_return_mean=float(np.mean(returns)))
+    metrics: dict[str, float] = {**curve_metrics(curves, updates, run, agent.s.task_length),
+                                 "oracle_return": oracle,
+                                 "transfer_fraction_of_oracle": float(curves[:, updates].mean() / oracle),
+                                 "iterations": progress["iteration"], "env_steps": progress["env_steps"]}
     if hasattr(env, "goal_hits") and not hp["transfer_from_scratch"]:
         reach = goal_reach(agent, run.rng, budget["evaluation_episodes"])
         metrics["specialisation"] = specialisation(reach)

@@ -40,6 +40,8 @@ class VectorTaskEnv(Protocol):
     def set_tasks(self, workers: np.ndarray, tasks: np.ndarray) -> None: ...
     def reset(self, rng: np.random.Generator) -> np.ndarray: ...
     def step(self, actions: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,7 @@ class MLSH:
         return {"subs": self.subs, "sub_adam": self.sub_adam.state_dict(), "sub_rms": self.sub_rms.state_dict(),
                 "masters": self.masters, "master_adam": self.master_adam.state_dict(),
                 "master_rms": self.master_rms.state_dict(), "counters": self.counters.copy(),
-                "started": self.started.copy(), "tasks": self.env.task.copy()}
+                "started": self.started.copy(), "env": self.env.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.subs = {k: v.clone() for k, v in state["subs"].items()}
@@ -320,4 +322,4 @@ class MLSH:
         self.master_adam.load_state_dict(state["master_adam"])
         self.master_rms.load_state_dict(state["master_rms"])
         self.counters, self.started = state["counters"].copy(), state["started"].copy()
-        self.env.task = state["tasks"].copy()
+        self.env.load_state_dict(state["env"])
