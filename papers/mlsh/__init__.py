@@ -8,4 +8,6 @@ ENTRY_POINTS = {"moving_bandits_mlsh": "papers.mlsh.experiment:train_mlsh",
                 "moving_bandits_no_warmup": "papers.mlsh.experiment:train_mlsh",
                 "moving_bandits_same_timescale": "papers.mlsh.experiment:train_mlsh",
                 "four_rooms_mlsh": "papers.mlsh.experiment:train_mlsh",
-                "four_rooms_ppo_scratch": "papers.mlsh.experiment:train_mlsh"}
+                "four_rooms_ppo_scratch": "papers.mlsh.experiment:train_mlsh",
+                "ant_twowalk_mlsh": "papers.mlsh.ant_experiment:train_ant_twowalk",
+                "ant_twowalk_shared_policy": "papers.mlsh.ant_experiment:train_ant_twowalk"}

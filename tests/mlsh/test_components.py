@@ -268,3 +268,24 @@ def test_four_rooms_oracle_reaches_and_holds_the_goal():
         _, r = env.step(env.oracle_actions(), rng)
         total += r
     assert total.mean() > 60  # the held-out goals lie in the start's neighbouring room, a few moves away
+
+
+def test_ant_twowalk_is_the_authors_env():
+    import mujoco
+
+    from papers.mlsh.ant_twowalk import AntTwowalkEnv
+
+    env = AntTwowalkEnv(goal=1)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (30,) and obs[-1] == 0.0 and env.action_space.shape == (8,)
+    assert env.dt == pytest.approx(0.05) and env.model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
+    assert np.array_equal(env.data.qpos[-2:], [0.0, 5.0])  # goal (0, 5) through the target's slide joints
+    target = env.data.body("target").xpos
+    assert np.allclose(target[:2], [0.19 + 0.0 - 0.1, -0.19 + 5.0 + 0.1])  # slide joints with ref 0.1 / -0.1
+    assert np.allclose(obs[:15], env.data.qpos[:15]) and np.allclose(obs[15:29], env.data.qvel[:14])
+    obs, reward, terminated, truncated, _ = env.step(np.zeros(8))
+    torso = env.data.subtree_com[env.model.body("torso").id]
+    expected = -np.sqrt(np.linalg.norm(torso - env.data.subtree_com[env.model.body("target").id])) / 3000
+    assert reward == pytest.approx(expected) and not terminated and not truncated
+    again = AntTwowalkEnv(goal=1)
+    assert np.array_equal(again.reset(seed=3)[0][:29], AntTwowalkEnv(goal=1).reset(seed=3)[0][:29])

@@ -112,7 +112,38 @@ def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experime
 def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     paper = load_paper("mlsh")
     dvc = yaml.safe_load((REPO / "papers/mlsh/dvc.yaml").read_text())
-    stage = dvc["stages"]["train"]
-    assert sorted(stage["matrix"]["exp"]) == sorted(paper.params.experiments)
-    imported = sorted(set(sum((modules_imported_by("mlsh", g) for g in paper.spec.experiments), [])))
-    assert sorted(d for d in stage["deps"] if d != "../../shared/run.py") == imported
+    listed = []
+    for name in ("train", "train_ant"):
+        stage = dvc["stages"][name]
+        listed += stage["matrix"]["exp"]
+        groups = {paper.params.experiment(e).paper_experiment for e in stage["matrix"]["exp"]}
+        imported = sorted(set(sum((modules_imported_by("mlsh", g) for g in groups), [])))
+        assert sorted(d for d in stage["deps"] if d.endswith(".py") and d != "../../shared/run.py") == imported
+        assert "../../shared/run.py" in stage["deps"]
+    assert sorted(listed) == sorted(paper.params.experiments)
+    assert "assets/ant_bandits.xml" in dvc["stages"]["train_ant"]["deps"]
+
+
+def test_ant_twowalk_tiny_run_resumes_and_reports(tmp_path, monkeypatch):
+    """Two workers, one 1000-step segment per iteration (a test config): the transfer curve is reported, and a run
+    killed after its first iteration resumes to the same metrics (the MuJoCo envs' own generators included)."""
+    paper = load_paper("mlsh")
+    exp = paper.params.experiment("ant_twowalk_mlsh")
+    hp = {**exp.hyperparameters, "groups": 1, "workers_per_group": 2, "rollout_steps": 1000, "hidden": 8,
+          "warmup": 1, "joint": 1, "stagger": 0, "epochs": 1, "sub_minibatches": 2, "master_minibatch": 2,
+          "evaluation_master_updates": 1}
+    config = ExperimentConfig("mlsh", "ant_twowalk_mlsh", "ant_twowalk_mlsh", "smoke", hp,
+                              {"iterations": 2, "evaluation_rounds": 1})
+    from papers.mlsh.ant_experiment import train_ant_twowalk
+
+    def go(tag, checkpoint_seconds=1e9):
+        run = Run(config, 1, tmp_path / tag / "out", tmp_path / tag / "ckpt", checkpoint_seconds=checkpoint_seconds,
+                  show_progress=False)
+        return train_ant_twowalk(config, run), run.curve
+
+    expected, curve = go("whole")
+    assert expected["iterations"] == 2 and {"transfer_return_update0", "transfer_return_update1"} <= set(expected)
+    assert all(-1.5 < row["average_return"] < -0.3 for row in curve)  # 1000 steps of about -sqrt(5) / 3000
+    with killed_at_iteration(monkeypatch, 1):
+        go("killed", checkpoint_seconds=0)
+    assert go("killed", checkpoint_seconds=0) == (expected, curve)
