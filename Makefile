@@ -37,9 +37,11 @@ audit: $(BIN)/replica
 	$(BIN)/replica audit maml
 	$(BIN)/replica audit mlsh
 	$(BIN)/replica audit rl2
+	$(BIN)/replica audit snail
 
 check: $(BIN)/replica
 	$(BIN)/replica check her
 	$(BIN)/replica check maml
 	$(BIN)/replica check mlsh
 	$(BIN)/replica check rl2
+	$(BIN)/replica check snail

@@ -13,7 +13,8 @@ from shared.paper_spec import PaperSpec, load_paper_spec
 from shared.params import Params, load_params
 from shared.repo import code_root
 
-PAPERS: dict[str, str] = {"her": "papers.her", "maml": "papers.maml", "mlsh": "papers.mlsh", "rl2": "papers.rl2"}
+PAPERS: dict[str, str] = {"her": "papers.her", "maml": "papers.maml", "mlsh": "papers.mlsh", "rl2": "papers.rl2",
+                          "snail": "papers.snail"}
 # shared code that runs inside an experiment (task families, advantage estimators): part of a run's fingerprint
 SHARED_ALGORITHM_PACKAGES = ("shared.tasks", "shared.rl", "shared.fewshot")
 
