@@ -34,13 +34,16 @@ def run_smoke(papers: list[str]) -> int:
 def smoke_targets(paper_id: str) -> list[str]:
     """The whole pipeline, or every stage but those whose data set is absent (each reported once)."""
     pipeline = f"papers/{paper_id}/dvc.yaml"
-    data_stages: dict[str, str] = getattr(importlib.import_module(PAPERS[paper_id]), "DATA_STAGES", {})
+    package = importlib.import_module(PAPERS[paper_id])
+    data_stages: dict[str, str] = getattr(package, "DATA_STAGES", {})
+    fetch_commands: dict[str, str] = getattr(package, "FETCH_COMMANDS", {})  # where another pipeline fetches
     missing = {stage: path for stage, path in data_stages.items() if not (repo_root() / path).exists()}
     if not missing:
         return [pipeline]
     for stage, path in missing.items():
-        print(f"replica smoke: skipping {pipeline}:{stage}: {path} is absent (fetch it with "
-              f"`dvc repro {pipeline}:{stage if stage.startswith('fetch') else 'fetch_' + stage.split('_', 1)[1]}`)",
+        command = fetch_commands.get(stage) or \
+            f"dvc repro {pipeline}:{stage if stage.startswith('fetch') else 'fetch_' + stage.split('_', 1)[1]}"
+        print(f"replica smoke: skipping {pipeline}:{stage}: {path} is absent (fetch it with `{command}`)",
               flush=True)
     stages = yaml.safe_load((code_root() / pipeline).read_text())["stages"]
     return [f"{pipeline}:{name}" for name in stages if name not in missing]

@@ -69,3 +69,25 @@ def write_miniimagenet(folder: Path, classes: dict[str, int], per_class: int, se
                 Image.fromarray(pixels).save(images / name, format="JPEG")
         (csv_dir / f"{split}.csv").write_text("\n".join(lines) + "\n")
     return csv_dir, images
+
+
+def install_generated_data(tmp_path: Path, monkeypatch) -> Path:
+    """Fetch generated Omniglot (18 characters) and MiniImagenet (5 / 5 / 5 classes of 20 images) through the real
+    fetch code into ``tmp_path/data`` and point $REPLICA_DATA there (stand-in files in the canonical formats)."""
+    import hashlib
+
+    from shared.fewshot import miniimagenet, omniglot
+
+    data = tmp_path / "data"
+    archives = write_omniglot_archives(tmp_path / "omniglot_src")
+    monkeypatch.setattr(omniglot, "BASE_URL", (tmp_path / "omniglot_src").as_uri())
+    monkeypatch.setattr(omniglot, "ARCHIVES", {a.name: {"sha256": hashlib.sha256(a.read_bytes()).hexdigest()}
+                                               for a in archives})
+    omniglot.fetch_omniglot(data / "omniglot")
+    csv_dir, images = write_miniimagenet(tmp_path / "mini_src", {"train": 5, "val": 5, "test": 5}, per_class=20)
+    monkeypatch.setattr(miniimagenet, "CSV_BASE_URL", csv_dir.as_uri())
+    monkeypatch.setattr(miniimagenet, "CSV_CHECKSUMS", {f"{s}.csv": {"sha256": hashlib.sha256(
+        (csv_dir / f"{s}.csv").read_bytes()).hexdigest()} for s in miniimagenet.SPLITS})
+    miniimagenet.fetch_miniimagenet(data / "miniimagenet", images)
+    monkeypatch.setenv("REPLICA_DATA", str(data))
+    return data

@@ -3,7 +3,6 @@ second- vs first-order meta-gradients, the test statistics, and tiny end-to-end 
 files in the canonical formats, not the real data sets)."""
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from papers.maml.fewshot_nets import (Conv4, FullyConnected, batch_norm_relu, in
                                       same_padding, xent)
 from papers.maml.inner_loop import adapt, sgd_step
 from shared.errors import DataMissingError
-from shared.fewshot import miniimagenet, omniglot
 from shared.fewshot.episodes import TaskBatch
 from shared.params import ExperimentConfig
 from shared.run import Run
-from tests.fewshot_files import write_miniimagenet, write_omniglot_archives
+from tests.fewshot_files import install_generated_data
 from tests.helpers import killed_at_iteration
 
 OMNIGLOT_5WAY_1SHOT = {  # the paper's Omniglot 5-way 1-shot settings with a small network (a test config only)
@@ -177,20 +175,7 @@ def test_summary_is_percent_with_the_authors_interval():
 # -- end to end on generated files --------------------------------------------------------------------------------
 @pytest.fixture
 def fewshot_data(tmp_path, monkeypatch) -> Path:
-    """$REPLICA_DATA with generated Omniglot (18 characters) and MiniImagenet (5 / 5 / 5 classes of 20 images)."""
-    data = tmp_path / "data"
-    archives = write_omniglot_archives(tmp_path / "omniglot_src")
-    monkeypatch.setattr(omniglot, "BASE_URL", (tmp_path / "omniglot_src").as_uri())
-    monkeypatch.setattr(omniglot, "ARCHIVES", {a.name: {"sha256": hashlib.sha256(a.read_bytes()).hexdigest()}
-                                               for a in archives})
-    omniglot.fetch_omniglot(data / "omniglot")
-    csv_dir, images = write_miniimagenet(tmp_path / "mini_src", {"train": 5, "val": 5, "test": 5}, per_class=20)
-    monkeypatch.setattr(miniimagenet, "CSV_BASE_URL", csv_dir.as_uri())
-    monkeypatch.setattr(miniimagenet, "CSV_CHECKSUMS", {f"{s}.csv": {"sha256": hashlib.sha256(
-        (csv_dir / f"{s}.csv").read_bytes()).hexdigest()} for s in miniimagenet.SPLITS})
-    miniimagenet.fetch_miniimagenet(data / "miniimagenet", images)
-    monkeypatch.setenv("REPLICA_DATA", str(data))
-    return data
+    return install_generated_data(tmp_path, monkeypatch)
 
 
 def tiny_config(hp: dict | None = None, iterations: int = 3, **budget) -> ExperimentConfig:
