@@ -20,17 +20,8 @@ from papers.rl2.gru import GRUHead, categorical_sample, policy_inputs
 from shared.params import ExperimentConfig
 from shared.rl.advantages import gae
 from shared.run import Run
-from shared.tasks.bandits import BernoulliBandits
-from shared.tasks.tabular_mdp import RandomTabularMDPs
+from shared.tasks.families import make_family
 from shared.tasks.trials import TrialVecEnv
-
-
-def make_family(hp: dict[str, Any]) -> BernoulliBandits | RandomTabularMDPs:
-    if hp["task"] == "bandit":
-        return BernoulliBandits(hp["n_arms"])
-    if hp["task"] == "tabular_mdp":
-        return RandomTabularMDPs(hp["n_states"], hp["n_actions"], hp["episode_horizon"])
-    raise ValueError(f"unknown task family {hp['task']!r}")
 
 
 def rollout(policy: GRUHead, env: TrialVecEnv, seed: int, include_prev_action: bool,

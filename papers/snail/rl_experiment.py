@@ -21,17 +21,8 @@ from papers.snail.trpo import TRPOSettings, trpo_step
 from shared.params import ExperimentConfig
 from shared.rl.advantages import gae
 from shared.run import Run
-from shared.tasks.bandits import BernoulliBandits
-from shared.tasks.tabular_mdp import RandomTabularMDPs
+from shared.tasks.families import make_family
 from shared.tasks.trials import TrialVecEnv
-
-
-def make_family(hp: dict[str, Any]) -> BernoulliBandits | RandomTabularMDPs:
-    if hp["task"] == "bandit":
-        return BernoulliBandits(hp["n_arms"])
-    if hp["task"] == "tabular_mdp":
-        return RandomTabularMDPs(hp["n_states"], hp["n_actions"], hp["episode_horizon"])
-    raise ValueError(f"unknown task family {hp['task']!r}")
 
 
 def build_networks(hp: dict[str, Any], obs_dim: int, n_actions: int, seq_len: int
