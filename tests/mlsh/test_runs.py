@@ -105,7 +105,7 @@ def test_smoke_profile_through_the_cli_and_deterministic(repo_copy, env_for):
 @pytest.mark.parametrize("experiment", sorted(load_paper("mlsh").params.experiments))
 def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experiment):
     done = replica(repo_copy, "train", "mlsh", experiment, "--seed", "1", "--profile", "smoke",
-                   env=env_for(repo_copy), timeout=900)
+                   env=env_for(repo_copy), timeout=3600)
     assert done.returncode == 0, done.stderr
 
 
