@@ -58,6 +58,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert resumed == expected and resumed_curve == expected_curve
 
 
+@pytest.mark.parametrize("name", ["moving_bandits_shared_policy", "moving_bandits_no_warmup",
+                                  "moving_bandits_same_timescale"])
+def test_every_moving_bandits_variant_runs_its_schedule(tmp_path, name):
+    """The baseline and the ablations at a tiny scale: the shared policy and no-warmup runs update phi from the
+    first iteration; with N = 1 the master acts at every step."""
+    metrics, curve = run_tiny(tmp_path, tiny_config(name, iterations=3))
+    assert metrics["iterations"] == 3 and 0 <= metrics["specialisation"] <= 1
+    assert any(row["contributing_workers"] > 0 for row in curve)
+    if name != "moving_bandits_same_timescale":  # no warmup: every group updates phi once its stagger has passed
+        assert [row["groups_in_joint"] for row in curve] == [1, 2, 2]
+    if name == "moving_bandits_shared_policy":
+        assert [k for k in metrics if k.startswith("reach_sub1")] == []  # one policy
+
+
 @pytest.mark.parametrize("name", ["four_rooms_mlsh", "four_rooms_ppo_scratch"])
 def test_four_rooms_runs_and_reports_the_fine_tuning_curve(tmp_path, name):
     config = tiny_config(name, iterations=0 if name.endswith("scratch") else 3)
