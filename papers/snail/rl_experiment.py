@@ -107,15 +107,14 @@ class SnailAgent:
             old_logp_all = torch.log_softmax(self.policy(inputs), dim=-1)
         old_logp = old_logp_all.gather(-1, actions[..., None])[..., 0]
 
-        def surrogate() -> torch.Tensor:
-            logp = torch.log_softmax(self.policy(inputs), dim=-1).gather(-1, actions[..., None])[..., 0]
-            return -(torch.exp(logp - old_logp) * adv).mean()
+        def objectives() -> tuple[torch.Tensor, torch.Tensor]:
+            """(surrogate loss, mean KL(pi_old || pi)) from one forward pass of the policy."""
+            logp_all = torch.log_softmax(self.policy(inputs), dim=-1)
+            logp = logp_all.gather(-1, actions[..., None])[..., 0]
+            surrogate = -(torch.exp(logp - old_logp) * adv).mean()
+            return surrogate, (old_logp_all.exp() * (old_logp_all - logp_all)).sum(-1).mean()
 
-        def mean_kl() -> torch.Tensor:
-            logp = torch.log_softmax(self.policy(inputs), dim=-1)
-            return (old_logp_all.exp() * (old_logp_all - logp)).sum(-1).mean()
-
-        stats = trpo_step(list(self.policy.parameters()), surrogate, mean_kl, self.trpo)
+        stats = trpo_step(list(self.policy.parameters()), objectives, self.trpo)
         stats["value_loss"] = self.value.fit(inputs, returns)
         return stats
 

@@ -7,7 +7,7 @@ The paper gives no TRPO settings (its appendix is not available to us). This is 
 - the step direction x solves (H + lambda I) x = g by ``cg_iterations`` of conjugate gradient, with H the Hessian of
   the mean KL at theta_old (exact Hessian-vector products by double back-propagation) and g = grad L;
 - the full step sqrt(2 delta / x^T H x) x, shrunk by ``backtrack_ratio``^j, j = 0 .. ``max_backtracks`` - 1, until
-  the surrogate improves and the KL bound holds; if no candidate does, the step is rejected (theta_old is kept).
+  the surrogate improves and the KL bound holds (both from one forward pass per candidate); if no candidate does, the step is rejected (theta_old is kept).
 """
 from __future__ import annotations
 
@@ -58,13 +58,13 @@ def conjugate_gradient(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
     return x
 
 
-def trpo_step(params: list[nn.Parameter], surrogate: Callable[[], torch.Tensor], mean_kl: Callable[[], torch.Tensor],
+def trpo_step(params: list[nn.Parameter], objectives: Callable[[], tuple[torch.Tensor, torch.Tensor]],
               s: TRPOSettings) -> dict[str, float]:
-    """One constrained step of ``params``; ``surrogate`` and ``mean_kl`` recompute the loss and KL(pi_old || pi)
-    at the current parameters. Returns diagnostics (the accepted fraction of the full step, 0 if rejected)."""
-    loss = surrogate()
-    grad = flat(torch.autograd.grad(loss, params))
-    kl = mean_kl()
+    """One constrained step of ``params``; ``objectives`` recomputes, from one forward pass at the current
+    parameters, the surrogate loss and the mean KL(pi_old || pi). Returns diagnostics (the accepted fraction of the
+    full step, 0 if rejected)."""
+    loss, kl = objectives()
+    grad = flat(torch.autograd.grad(loss, params, retain_graph=True))
     kl_grad = flat(torch.autograd.grad(kl, params, create_graph=True))
 
     def hvp(v: torch.Tensor) -> torch.Tensor:
@@ -81,7 +81,7 @@ def trpo_step(params: list[nn.Parameter], surrogate: Callable[[], torch.Tensor],
         for j in range(s.max_backtracks):
             ratio = s.backtrack_ratio ** j
             set_flat(params, old - ratio * step)
-            new_loss, new_kl = float(surrogate()), float(mean_kl())
+            new_loss, new_kl = (float(v) for v in objectives())
             if new_loss < loss_before and new_kl <= s.max_kl:
                 accepted = ratio
                 break

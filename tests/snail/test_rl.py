@@ -42,7 +42,7 @@ def softmax_problem():
 def test_trpo_step_improves_the_surrogate_within_the_kl_bound():
     logits, surrogate, mean_kl = softmax_problem()
     before = float(surrogate().detach())
-    stats = trpo_step([logits], surrogate, mean_kl, SETTINGS)
+    stats = trpo_step([logits], lambda: (surrogate(), mean_kl()), SETTINGS)
     with torch.no_grad():
         after, kl = float(surrogate()), float(mean_kl())
     assert stats["step_accepted"] > 0 and after < before
@@ -52,7 +52,7 @@ def test_trpo_step_improves_the_surrogate_within_the_kl_bound():
 
 def test_trpo_step_is_rejected_when_no_candidate_improves():
     logits, surrogate, mean_kl = softmax_problem()
-    stats = trpo_step([logits], lambda: surrogate() * 0 + 1.0 + 0 * logits.sum(), mean_kl, SETTINGS)
+    stats = trpo_step([logits], lambda: (surrogate() * 0 + 1.0 + 0 * logits.sum(), mean_kl()), SETTINGS)
     assert stats["step_accepted"] == 0 and torch.count_nonzero(logits) == 0
 
 
