@@ -10,4 +10,6 @@ ENTRY_POINTS = {"moving_bandits_mlsh": "papers.mlsh.experiment:train_mlsh",
                 "four_rooms_mlsh": "papers.mlsh.experiment:train_mlsh",
                 "four_rooms_ppo_scratch": "papers.mlsh.experiment:train_mlsh",
                 "ant_twowalk_mlsh": "papers.mlsh.ant_experiment:train_ant_twowalk",
-                "ant_twowalk_shared_policy": "papers.mlsh.ant_experiment:train_ant_twowalk"}
+                "ant_twowalk_shared_policy": "papers.mlsh.ant_experiment:train_ant_twowalk",
+                "ant_obstacle_mlsh_transfer": "papers.mlsh.obstacle_experiment:train_ant_obstacle",
+                "ant_obstacle_single_policy": "papers.mlsh.obstacle_experiment:train_ant_obstacle"}

@@ -1,6 +1,8 @@
 """Entry point of the Ant Twowalk experiments (§6.4, Fig. 7): MLSH and the shared-policy baseline on the ported
 ``AntBandits`` environment, trained on the emulated 10 x 12-worker schedule, then the transfer measure of
-``experiment.transfer`` (fresh masters on fresh goals, sub-policies frozen). There is no scripted oracle here."""
+``experiment.transfer`` (fresh masters on fresh goals, sub-policies frozen). There is no scripted oracle here. The
+trained agent is kept as the run's final checkpoint: the obstacle course (``obstacle_experiment``) starts from its
+sub-policies."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +20,7 @@ def train_ant_twowalk(config: ExperimentConfig, run: Run) -> dict[str, float]:
                           seed=int(run.rng.integers(2**31 - 1)))
     agent = MLSH(env, settings(hp))
     progress = meta_train(agent, budget["iterations"], run)
+    run.save_checkpoint({"agent": agent.state_dict(), "progress": dict(progress)}, progress["env_steps"])
     metrics: dict[str, float] = {"iterations": progress["iteration"], "env_steps": progress["env_steps"]}
     returns = [row["average_return"] for row in run.curve]
     if returns:
@@ -28,3 +31,4 @@ def train_ant_twowalk(config: ExperimentConfig, run: Run) -> dict[str, float]:
         curves = transfer(agent, run.rng, updates, budget["evaluation_rounds"])
         metrics.update(curve_metrics(curves, updates, run, agent.s.task_length))
     return metrics
+

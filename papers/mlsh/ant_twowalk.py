@@ -20,17 +20,19 @@ import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 from gymnasium.spaces import Box
 
+from papers.mlsh.mujoco_workers import MujocoWorkers
+
 ASSET = Path(__file__).resolve().parent / "assets" / "ant_bandits.xml"
 GOALS = np.array([[5.0, 0.0], [0.0, 5.0]])
 
 
 class AntTwowalkEnv(MujocoEnv):
-    """One Ant Twowalk environment with the gymnasium API; ``goal`` is the task."""
+    """One Ant Twowalk environment with the gymnasium API; ``task`` is the goal."""
 
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 20}
 
-    def __init__(self, goal: int = 0, **kwargs) -> None:
-        self.goal = goal
+    def __init__(self, task: int = 0, **kwargs) -> None:
+        self.task = task  # the goal's index in GOALS
         MujocoEnv.__init__(self, str(ASSET), 5, observation_space=None, **kwargs)
         self.observation_space = Box(-np.inf, np.inf, (self.model.nq - 2 + self.model.nv - 2 + 1,), np.float64)
         self._torso = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
@@ -47,47 +49,19 @@ class AntTwowalkEnv(MujocoEnv):
 
     def reset_model(self) -> np.ndarray:
         qpos = self.init_qpos + self.np_random.uniform(low=-0.1, high=0.1, size=self.model.nq)
-        qpos[-2:] = GOALS[self.goal]
+        qpos[-2:] = GOALS[self.task]
         qvel = self.init_qvel + self.np_random.uniform(low=-0.005, high=0.005, size=self.model.nv)
         qvel[-2:] = 0.0
         self.set_state(qpos, qvel)
         return self._get_obs()
 
 
-class AntTwowalkTasks:
+class AntTwowalkTasks(MujocoWorkers):
     """``workers`` AntTwowalkEnv instances behind the vectorised task interface of ``hierarchy.MLSH``."""
 
-    gaussian = True
-
     def __init__(self, workers: int, horizon: int = 1000, seed: int = 0) -> None:
-        self.envs = [AntTwowalkEnv() for _ in range(workers)]
-        for i, env in enumerate(self.envs):
-            env.reset(seed=seed + i)
-        self.workers, self.horizon = workers, horizon
-        self.obs_dim = self.envs[0].observation_space.shape[0]
-        self.n_actions = self.envs[0].action_space.shape[0]
-        self.task = np.zeros(workers, dtype=np.int64)
+        super().__init__(AntTwowalkEnv, workers, horizon, seed)
 
     def sample_tasks(self, workers: np.ndarray, rng: np.random.Generator, held_out: bool = False) -> np.ndarray:
         """``randomizeCorrect``: goal (5, 0) or (0, 5) with probability 1/2 (there are no held-out goals)."""
         return rng.integers(0, 2, size=len(workers))
-
-    def set_tasks(self, workers: np.ndarray, tasks: np.ndarray) -> None:
-        self.task[workers] = tasks
-        for w, t in zip(workers, tasks):
-            self.envs[w].goal = int(t)
-
-    def reset(self, rng: np.random.Generator) -> np.ndarray:
-        return np.stack([env.reset()[0] for env in self.envs]).astype(np.float32)
-
-    def step(self, actions: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        out = [env.step(a) for env, a in zip(self.envs, np.asarray(actions, dtype=np.float64))]
-        return (np.stack([o[0] for o in out]).astype(np.float32), np.array([o[1] for o in out]))
-
-    def state_dict(self) -> dict:
-        return {"task": self.task.copy(), "rng": [env.np_random.bit_generator.state for env in self.envs]}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.set_tasks(np.arange(self.workers), state["task"])
-        for env, rng_state in zip(self.envs, state["rng"]):
-            env.np_random.bit_generator.state = rng_state

@@ -275,7 +275,7 @@ def test_ant_twowalk_is_the_authors_env():
 
     from papers.mlsh.ant_twowalk import AntTwowalkEnv
 
-    env = AntTwowalkEnv(goal=1)
+    env = AntTwowalkEnv(task=1)
     obs, _ = env.reset(seed=3)
     assert obs.shape == (30,) and obs[-1] == 0.0 and env.action_space.shape == (8,)
     assert env.dt == pytest.approx(0.05) and env.model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
@@ -287,5 +287,5 @@ def test_ant_twowalk_is_the_authors_env():
     torso = env.data.subtree_com[env.model.body("torso").id]
     expected = -np.sqrt(np.linalg.norm(torso - env.data.subtree_com[env.model.body("target").id])) / 3000
     assert reward == pytest.approx(expected) and not terminated and not truncated
-    again = AntTwowalkEnv(goal=1)
-    assert np.array_equal(again.reset(seed=3)[0][:29], AntTwowalkEnv(goal=1).reset(seed=3)[0][:29])
+    again = AntTwowalkEnv(task=1)
+    assert np.array_equal(again.reset(seed=3)[0][:29], AntTwowalkEnv(task=1).reset(seed=3)[0][:29])

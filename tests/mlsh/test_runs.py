@@ -118,16 +118,18 @@ def test_smoke_profile_through_the_cli_and_deterministic(repo_copy, env_for):
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", sorted(load_paper("mlsh").params.experiments))
 def test_every_experiment_runs_at_the_smoke_profile(repo_copy, env_for, experiment):
-    done = replica(repo_copy, "train", "mlsh", experiment, "--seed", "1", "--profile", "smoke",
-                   env=env_for(repo_copy), timeout=3600)
-    assert done.returncode == 0, done.stderr
+    upstream = load_paper("mlsh").params.experiment(experiment).hyperparameters.get("subpolicies_from", "scratch")
+    for name in ([upstream] if upstream != "scratch" else []) + [experiment]:  # the Twowalk run the transfer reads
+        done = replica(repo_copy, "train", "mlsh", name, "--seed", "1", "--profile", "smoke",
+                       env=env_for(repo_copy), timeout=3600)
+        assert done.returncode == 0, done.stderr
 
 
 def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     paper = load_paper("mlsh")
     dvc = yaml.safe_load((REPO / "papers/mlsh/dvc.yaml").read_text())
     listed = []
-    for name in ("train", "train_ant"):
+    for name in ("train", "train_ant", "train_obstacle", "transfer_obstacle"):
         stage = dvc["stages"][name]
         listed += stage["matrix"]["exp"]
         groups = {paper.params.experiment(e).paper_experiment for e in stage["matrix"]["exp"]}
@@ -136,6 +138,7 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
         assert "../../shared/run.py" in stage["deps"]
     assert sorted(listed) == sorted(paper.params.experiments)
     assert "assets/ant_bandits.xml" in dvc["stages"]["train_ant"]["deps"]
+    assert "checkpoints/${profile}/ant_twowalk_mlsh/seed${item.seed}" in dvc["stages"]["transfer_obstacle"]["deps"]
 
 
 def test_ant_twowalk_tiny_run_resumes_and_reports(tmp_path, monkeypatch):
