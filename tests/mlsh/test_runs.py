@@ -129,7 +129,8 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     paper = load_paper("mlsh")
     dvc = yaml.safe_load((REPO / "papers/mlsh/dvc.yaml").read_text())
     listed = []
-    for name in ("train", "train_ant", "train_obstacle", "transfer_obstacle"):
+    for name in ("train", "train_ant", "train_humanoid", "train_from_scratch", "transfer_obstacle",
+                 "transfer_combination_mlsh", "transfer_combination_shared"):
         stage = dvc["stages"][name]
         listed += stage["matrix"]["exp"]
         groups = {paper.params.experiment(e).paper_experiment for e in stage["matrix"]["exp"]}
@@ -138,7 +139,10 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
         assert "../../shared/run.py" in stage["deps"]
     assert sorted(listed) == sorted(paper.params.experiments)
     assert "assets/ant_bandits.xml" in dvc["stages"]["train_ant"]["deps"]
-    assert "checkpoints/${profile}/ant_twowalk_mlsh/seed${item.seed}" in dvc["stages"]["transfer_obstacle"]["deps"]
+    for stage in ("transfer_obstacle", "transfer_combination_mlsh", "transfer_combination_shared"):
+        (exp,) = dvc["stages"][stage]["matrix"]["exp"]
+        source = paper.params.experiment(exp).hyperparameters["subpolicies_from"]
+        assert f"checkpoints/${{profile}}/{source}/seed${{item.seed}}" in dvc["stages"][stage]["deps"]
 
 
 def test_ant_twowalk_tiny_run_resumes_and_reports(tmp_path, monkeypatch):
@@ -151,12 +155,12 @@ def test_ant_twowalk_tiny_run_resumes_and_reports(tmp_path, monkeypatch):
           "evaluation_master_updates": 1}
     config = ExperimentConfig("mlsh", "ant_twowalk_mlsh", "ant_twowalk_mlsh", "smoke", hp,
                               {"iterations": 2, "evaluation_rounds": 1})
-    from papers.mlsh.ant_experiment import train_ant_twowalk
+    from papers.mlsh.physics_experiment import train_physics
 
     def go(tag, checkpoint_seconds=1e9):
         run = Run(config, 1, tmp_path / tag / "out", tmp_path / tag / "ckpt", checkpoint_seconds=checkpoint_seconds,
                   show_progress=False)
-        return train_ant_twowalk(config, run), run.curve
+        return train_physics(config, run), run.curve
 
     expected, curve = go("whole")
     assert expected["iterations"] == 2 and {"transfer_return_update0", "transfer_return_update1"} <= set(expected)
