@@ -5,5 +5,6 @@
 """
 ENTRY_POINTS = {"bandit_rl2": "papers.rl2.rl2_experiment:train_rl2",
                 "mdp_rl2": "papers.rl2.rl2_experiment:train_rl2",
+                "navigation_rl2": "papers.rl2.navigation_experiment:train_navigation",
                 "bandit_baselines": "papers.rl2.bandit_baselines_experiment:evaluate_bandit_baselines",
                 "mdp_baselines": "papers.rl2.mdp_baselines_experiment:evaluate_mdp_baselines"}

@@ -16,6 +16,7 @@ normalised by running moments (update rate 0.9), after it has predicted the valu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -92,15 +93,28 @@ def optimise_policy(policy: nn.Module, optimiser: torch.optim.Optimizer, inputs:
                     actions: torch.Tensor, p_old: torch.Tensor, advantages: torch.Tensor,
                     s: OptimiserSettings) -> dict[str, float]:
     """One iteration's policy update (epochs, best-epoch restore, KL line search); returns diagnostics."""
-    params = [p for p in policy.parameters() if p.requires_grad]
+    def terms(mb: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return policy_terms(policy, inputs[mb], actions[mb], p_old[mb], advantages[mb], s.clip, s.entropy_bonus)
+
+    return optimise(list(policy.parameters()), optimiser, terms,
+                    lambda: batch_kl(policy, inputs, p_old, s.minibatch_trials), len(inputs), s)
+
+
+def optimise(params: list[nn.Parameter], optimiser: torch.optim.Optimizer,
+             terms: Callable[[slice], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+             whole_batch_kl: Callable[[], float], n_trials: int, s: OptimiserSettings) -> dict[str, float]:
+    """The update loop of ``pposgd_clip_ratio`` / ``pposgd_joint_ac``: ``s.epochs`` epochs of Adam steps on
+    ``terms(minibatch)`` = (loss, unclipped surrogate, mean KL), keeping the parameters of the epoch with the lowest
+    unclipped surrogate among those whose mean KL is <= delta, then the backtracking line search on
+    ``whole_batch_kl()``."""
+    params = [p for p in params if p.requires_grad]
     theta_old = [p.detach().clone() for p in params]
     best, best_loss = None, float("inf")
     epoch_kl = epoch_unclipped = float("nan")
     for _ in range(s.epochs):
         kls, unclipped = [], []
-        for mb in minibatches(len(inputs), s.minibatch_trials):
-            loss, surr, kl = policy_terms(policy, inputs[mb], actions[mb], p_old[mb], advantages[mb], s.clip,
-                                          s.entropy_bonus)
+        for mb in minibatches(n_trials, s.minibatch_trials):
+            loss, surr, kl = terms(mb)
             clipped_adam_step(params, optimiser, loss, s.grad_clip)
             kls.append(float(kl.detach()))
             unclipped.append(float(surr.detach()))
@@ -112,14 +126,14 @@ def optimise_policy(policy: nn.Module, optimiser: torch.optim.Optimizer, inputs:
             for p, b in zip(params, best):
                 p.copy_(b)
         theta_new = [p.detach().clone() for p in params]
-        kl = batch_kl(policy, inputs, p_old, s.minibatch_trials)
+        kl = whole_batch_kl()
         backtracks = 0
         while kl > s.max_kl and backtracks < s.max_backtracks:
             backtracks += 1
             scale = s.backtrack_ratio ** backtracks
             for p, old, new in zip(params, theta_old, theta_new):
                 p.copy_(old + scale * (new - old))
-            kl = batch_kl(policy, inputs, p_old, s.minibatch_trials)
+            kl = whole_batch_kl()
     return {"mean_kl": kl, "backtracks": float(backtracks), "best_epoch_kept": float(best is not None),
             "last_epoch_kl": epoch_kl, "last_epoch_unclipped_surrogate": epoch_unclipped}
 

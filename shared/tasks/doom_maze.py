@@ -128,13 +128,13 @@ def _fixed(value: float) -> int:
     return int(round(value * 65536))
 
 
-def behavior() -> bytes:
+def behavior(goal_reward: float = GOAL_REWARD, wall_penalty: float = WALL_PENALTY) -> bytes:
     """The maps' ACS, assembled: script 1 (OPEN) sets the reward (global 0, which ViZDoom reads) to 0; script 2 adds
     the goal reward and exits the map; script 4 subtracts the wall penalty."""
     scripts = [(1, _OPEN, [_PUSHNUMBER, 0, _ASSIGNGLOBALVAR, 0, _TERMINATE]),
-               (2, _CLOSED, [_PUSHNUMBER, _fixed(GOAL_REWARD), _ADDGLOBALVAR, 0,
+               (2, _CLOSED, [_PUSHNUMBER, _fixed(goal_reward), _ADDGLOBALVAR, 0,
                              _LSPEC1DIRECT, _EXIT_NORMAL, 0, _TERMINATE]),
-               (4, _CLOSED, [_PUSHNUMBER, _fixed(WALL_PENALTY), _SUBGLOBALVAR, 0, _TERMINATE])]
+               (4, _CLOSED, [_PUSHNUMBER, _fixed(wall_penalty), _SUBGLOBALVAR, 0, _TERMINATE])]
     code, entries = b"", []
     for number, kind, words in scripts:
         entries.append((kind * 1000 + number, 8 + len(code), 0))
@@ -147,9 +147,10 @@ def map_name(index: int) -> str:
     return f"MAP{index:02d}"
 
 
-def write_wad(path: Path, mazes: list[Maze]) -> None:
+def write_wad(path: Path, mazes: list[Maze], goal_reward: float = GOAL_REWARD,
+              wall_penalty: float = WALL_PENALTY) -> None:
     """A PWAD holding ``mazes`` as MAP00, MAP01, ... (12-byte header, the lumps, a 16-byte entry per lump)."""
-    acs = behavior()
+    acs = behavior(goal_reward, wall_penalty)
     lumps: list[tuple[str, bytes]] = []
     for k, maze in enumerate(mazes):
         lumps += [(map_name(k), b""), ("TEXTMAP", textmap(maze).encode()), ("BEHAVIOR", acs), ("ENDMAP", b"")]
@@ -179,9 +180,9 @@ def downsample(frame: np.ndarray) -> np.ndarray:
     return (f.transpose(2, 0, 1) / 255.0 - 0.5) * 2.0
 
 
-def make_game(wad: Path, seed: int):
+def make_game(wad: Path, seed: int, living_reward: float = LIVING_REWARD):
     """A headless ViZDoom game on ``wad`` with the authors' settings (160 x 120 RGB, no HUD, crosshair, weapon,
-    decals, particles or sound; buttons turn left, turn right, forward; living reward -0.01 per tic)."""
+    decals, particles or sound; buttons turn left, turn right, forward; a living reward per tic)."""
     import vizdoom as vzd
 
     game = vzd.DoomGame()
@@ -197,7 +198,7 @@ def make_game(wad: Path, seed: int):
         setter(False)
     game.set_available_buttons([vzd.Button.TURN_LEFT, vzd.Button.TURN_RIGHT, vzd.Button.MOVE_FORWARD])
     game.set_available_game_variables([vzd.GameVariable.POSITION_X, vzd.GameVariable.POSITION_Y])
-    game.set_living_reward(LIVING_REWARD)
+    game.set_living_reward(living_reward)
     game.set_episode_timeout(0)
     game.set_mode(vzd.Mode.PLAYER)
     game.set_seed(seed)
@@ -210,8 +211,10 @@ class DoomMazeTrials:
     steps each) in a map drawn uniformly from the WAD's ``n_maps`` at every ``reset``. A trial that has finished
     waits, with zero images and rewards, until the next ``reset``."""
 
-    def __init__(self, wad: Path, n_maps: int, num_envs: int, n_episodes: int, horizon: int, seed: int) -> None:
-        self.games = [make_game(wad, seed + i) for i in range(num_envs)]
+    def __init__(self, wad: Path, n_maps: int, num_envs: int, n_episodes: int, horizon: int, seed: int,
+                 living_reward: float = LIVING_REWARD, frame_skip: int = FRAME_SKIP) -> None:
+        self.games = [make_game(wad, seed + i, living_reward) for i in range(num_envs)]
+        self.frame_skip = frame_skip
         self.n_maps, self.num_envs, self.n_episodes, self.horizon = n_maps, num_envs, n_episodes, horizon
         self.maps = np.zeros(num_envs, dtype=np.int64)
         self.episode = np.zeros(num_envs, dtype=np.int64)  # episodes finished in the current trial
@@ -222,13 +225,17 @@ class DoomMazeTrials:
         return downsample(self.games[i].get_state().screen_buffer)
 
     def reset(self, rng: np.random.Generator) -> np.ndarray:
-        """New trials: a map per game; returns the first images (num_envs, 3, 30, 40)."""
-        self.maps = rng.integers(self.n_maps, size=self.num_envs)
-        for game, m in zip(self.games, self.maps):
-            game.set_doom_map(map_name(int(m)))
-            game.new_episode()
-        self.episode[:], self.steps[:], self.trial_done[:] = 0, 0, False
-        return np.stack([self._frame(i) for i in range(self.num_envs)])
+        """New trials in every game; returns the first images (num_envs, 3, 30, 40)."""
+        maps = rng.integers(self.n_maps, size=self.num_envs)
+        return np.stack([self.start_trial(i, int(m)) for i, m in enumerate(maps)])
+
+    def start_trial(self, i: int, map_index: int) -> np.ndarray:
+        """Game ``i`` starts a trial in map ``map_index``; returns its first image."""
+        self.maps[i] = map_index
+        self.games[i].set_doom_map(map_name(map_index))
+        self.games[i].new_episode()
+        self.episode[i], self.steps[i], self.trial_done[i] = 0, 0, False
+        return self._frame(i)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Images after the step, rewards, whether an episode ended (at the goal or the horizon) and whether it
@@ -241,7 +248,7 @@ class DoomMazeTrials:
                 continue
             buttons = [0.0] * N_ACTIONS
             buttons[int(actions[i])] = 1.0
-            rewards[i] = game.make_action(buttons, FRAME_SKIP)
+            rewards[i] = game.make_action(buttons, self.frame_skip)
             self.steps[i] += 1
             # the goal's +1 can come a tic before the engine reports the map finished: a step that earns it ends
             reached[i] = rewards[i] > GOAL_REWARD / 2 or game.is_episode_finished()

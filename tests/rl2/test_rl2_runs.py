@@ -101,7 +101,7 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
     dvc = yaml.safe_load((REPO / "papers/rl2/dvc.yaml").read_text())
     listed = []
     for stage, groups in (("bandit_baselines", {"bandit_baselines"}), ("mdp_baselines", {"mdp_baselines"}),
-                          ("train_rl2", {"bandit_rl2", "mdp_rl2"})):
+                          ("train_rl2", {"bandit_rl2", "mdp_rl2"}), ("train_navigation", {"navigation_rl2"})):
         matrix = dvc["stages"][stage]["matrix"]
         assert {paper.params.experiment(e).paper_experiment for e in matrix["exp"]} == groups
         listed += matrix["exp"]
