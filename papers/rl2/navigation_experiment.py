@@ -176,28 +176,6 @@ class NavigationAgent:
         self.return_mean, self.return_std = state["moments"]
 
 
-def episode_table(trials: list[dict[str, np.ndarray]], n_episodes: int, horizon: int) -> dict[str, float]:
-    """Table 3's measures over ``trials``: per episode k the success rate and the mean (and its standard error over
-    the trials, as the authors' script) length of the successful episodes, and the share of trials whose second
-    episode is no longer than the first (failures counted at the horizon)."""
-    lengths = np.zeros((len(trials), n_episodes))
-    success = np.zeros((len(trials), n_episodes), dtype=bool)
-    for b, trial in enumerate(trials):
-        ends = np.nonzero(trial["ended"])[0]
-        starts = np.concatenate([[-1], ends[:-1]])
-        lengths[b] = ends - starts
-        success[b] = trial["reached"][ends]
-    out: dict[str, float] = {}
-    for k in range(n_episodes):
-        ok = lengths[success[:, k], k]
-        out[f"episode{k + 1}_success_rate"] = float(success[:, k].mean())
-        out[f"episode{k + 1}_length"] = float(ok.mean()) if len(ok) else float("nan")
-        out[f"episode{k + 1}_length_se"] = float(ok.std() / np.sqrt(len(trials))) if len(ok) else float("nan")
-    counted = np.where(success, lengths, horizon)
-    out["improved_fraction"] = float((counted[:, 0] - counted[:, 1] >= 0).mean())
-    return out
-
-
 def train_navigation(config: ExperimentConfig, run: Run) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="rl2_mazes_") as folder:  # the WADs are rebuilt from their seeds
         return _train_navigation(config, run, Path(folder))
@@ -244,5 +222,5 @@ def _train_navigation(config: ExperimentConfig, run: Run, folder: Path) -> dict[
                                hp["test_episodes"], horizon, seed=int(run.rng.integers(2**31 - 1)))
         trials = collect(agent.net, test_env, None, budget["evaluation_trials"], run.rng, run.device)
         test_env.close()
-        metrics.update({f"{name}_{k}": v for k, v in episode_table(trials, hp["test_episodes"], horizon).items()})
+        metrics.update({f"{name}_{k}": v for k, v in dm.episode_table(trials, hp["test_episodes"], horizon).items()})
     return metrics

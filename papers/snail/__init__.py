@@ -5,6 +5,7 @@
 """
 ENTRY_POINTS = {"bandit_snail": "papers.snail.rl_experiment:train_snail_rl",
                 "mdp_snail": "papers.snail.rl_experiment:train_snail_rl",
+                "navigation_snail": "papers.snail.navigation_experiment:train_snail_navigation",
                 "omniglot_snail": "papers.snail.fewshot_experiment:train_fewshot_snail",
                 "miniimagenet_snail": "papers.snail.fewshot_experiment:train_fewshot_snail"}
 

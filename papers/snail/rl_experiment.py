@@ -61,17 +61,25 @@ class ValueFunction:
         self.mean, self.std = 0.0, 1.0
 
     @torch.no_grad()
-    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.net(inputs)[..., 0] * self.std + self.mean
+    def predict(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(*inputs)[..., 0] * self.std + self.mean
 
-    def fit(self, inputs: torch.Tensor, returns: torch.Tensor) -> float:
-        self.mean, self.std = float(returns.mean()), float(returns.std()) + 1e-8
+    def fit(self, inputs: torch.Tensor | tuple[torch.Tensor, ...], returns: torch.Tensor,
+            mask: torch.Tensor | None = None) -> float:
+        """Adam epochs on the standardised returns; ``inputs`` is the network's input (or a tuple of them) over
+        whole trials, ``mask`` marks the real steps of padded trials."""
+        parts = inputs if isinstance(inputs, tuple) else (inputs,)
+        mask = torch.ones_like(returns) if mask is None else mask
+        real = returns[mask.bool()]
+        self.mean, self.std = float(real.mean()), float(real.std()) + 1e-8
         targets = (returns - self.mean) / self.std
         size = self.hp["value_minibatch_trials"]
         losses = []
         for _ in range(self.hp["value_epochs"]):
-            for i in range(0, len(inputs), size):
-                loss = ((self.net(inputs[i:i + size])[..., 0] - targets[i:i + size]) ** 2).mean()
+            for i in range(0, len(returns), size):
+                m = mask[i:i + size]
+                error = (self.net(*(x[i:i + size] for x in parts))[..., 0] - targets[i:i + size]) ** 2
+                loss = (error * m).sum() / m.sum()
                 self.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimiser.step()

@@ -271,3 +271,26 @@ class DoomMazeTrials:
     def close(self) -> None:
         for game in self.games:
             game.close()
+
+
+def episode_table(trials: list[dict[str, np.ndarray]], n_episodes: int, horizon: int) -> dict[str, float]:
+    """RL^2 Table 3's (and SNAIL Table 5's) measures over ``trials``, each with boolean arrays ``ended`` and
+    ``reached`` over its steps: per episode k the success rate and the mean (and its standard error over
+    the trials, as the authors' script) length of the successful episodes, and the share of trials whose second
+    episode is no longer than the first (failures counted at the horizon)."""
+    lengths = np.zeros((len(trials), n_episodes))
+    success = np.zeros((len(trials), n_episodes), dtype=bool)
+    for b, trial in enumerate(trials):
+        ends = np.nonzero(trial["ended"])[0]
+        starts = np.concatenate([[-1], ends[:-1]])
+        lengths[b] = ends - starts
+        success[b] = trial["reached"][ends]
+    out: dict[str, float] = {}
+    for k in range(n_episodes):
+        ok = lengths[success[:, k], k]
+        out[f"episode{k + 1}_success_rate"] = float(success[:, k].mean())
+        out[f"episode{k + 1}_length"] = float(ok.mean()) if len(ok) else float("nan")
+        out[f"episode{k + 1}_length_se"] = float(ok.std() / np.sqrt(len(trials))) if len(ok) else float("nan")
+    counted = np.where(success, lengths, horizon)
+    out["improved_fraction"] = float((counted[:, 0] - counted[:, 1] >= 0).mean())
+    return out

@@ -62,24 +62,6 @@ def test_collected_trials_hold_n_episodes_and_the_rl2_inputs(tmp_path):
         assert np.allclose(trial["probs"].sum(-1), 1, atol=1e-5)
 
 
-def test_episode_table_counts_lengths_successes_and_improvement():
-    def trial(ends, reached):
-        n = ends[-1] + 1
-        ended = np.zeros(n, dtype=bool)
-        ended[ends] = True
-        hit = np.zeros(n, dtype=bool)
-        hit[[e for e, r in zip(ends, reached) if r]] = True
-        return {"ended": ended, "reached": hit}
-
-    trials = [trial([9, 14], [True, True]),     # lengths 10, 5: improved
-              trial([19, 39], [False, True]),   # 20 (failed), 20: improved (tie at the horizon)
-              trial([3, 23], [True, False])]    # 4, 20 (failed): not improved
-    out = nav.episode_table(trials, 2, 20)
-    assert out["episode1_success_rate"] == pytest.approx(2 / 3) and out["episode1_length"] == pytest.approx(7)
-    assert out["episode2_success_rate"] == pytest.approx(2 / 3) and out["episode2_length"] == pytest.approx(12.5)
-    assert out["improved_fraction"] == pytest.approx(2 / 3)
-
-
 def run_tiny(tmp_path, tag: str, checkpoint_seconds: float = 1e9, iterations: int = 2):
     config = tiny_config(iterations)
     run = Run(config, 11, tmp_path / tag / "out", tmp_path / tag / "ckpt", checkpoint_seconds=checkpoint_seconds,

@@ -122,3 +122,21 @@ def test_engine_rewards_living_wall_pushes_and_the_goal(tmp_path):
         assert env.trial_done.all()  # env 0 after its two goals, env 1 after two 40-step episodes
     finally:
         env.close()
+
+
+def test_episode_table_counts_lengths_successes_and_improvement():
+    def trial(ends, reached):
+        n = ends[-1] + 1
+        ended = np.zeros(n, dtype=bool)
+        ended[ends] = True
+        hit = np.zeros(n, dtype=bool)
+        hit[[e for e, r in zip(ends, reached) if r]] = True
+        return {"ended": ended, "reached": hit}
+
+    trials = [trial([9, 14], [True, True]),     # lengths 10, 5: improved
+              trial([19, 39], [False, True]),   # 20 (failed), 20: improved (tie at the horizon)
+              trial([3, 23], [True, False])]    # 4, 20 (failed): not improved
+    out = dm.episode_table(trials, 2, 20)
+    assert out["episode1_success_rate"] == pytest.approx(2 / 3) and out["episode1_length"] == pytest.approx(7)
+    assert out["episode2_success_rate"] == pytest.approx(2 / 3) and out["episode2_length"] == pytest.approx(12.5)
+    assert out["improved_fraction"] == pytest.approx(2 / 3)
