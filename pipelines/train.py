@@ -83,6 +83,8 @@ def train(paper: Paper, experiment: str, seed: int) -> dict[str, Any]:
         tracker.end("FAILED" if isinstance(err, Exception) else "KILLED")
         raise
     run.flush()
+    if not (out_dir / "curve.csv").exists():  # a run without a training phase (a from-scratch baseline's budget of
+        atomic_write_text(out_dir / "curve.csv", "step\n")  # 0 iterations) still has its declared output
     metrics = {
         "paper": paper.id, "experiment": experiment, "paper_experiment": config.paper_experiment, "seed": seed,
         "profile": profile, "budget": config.budget, "hyperparameters": config.hyperparameters,
