@@ -16,7 +16,7 @@ normalised by running moments (update rate 0.9), after it has predicted the valu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -37,6 +37,15 @@ class OptimiserSettings:
     backtrack_ratio: float
     max_backtracks: int
     entropy_bonus: float
+
+
+def settings_from(hp: dict[str, Any]) -> OptimiserSettings:
+    """The optimiser settings from an experiment's hyperparameters (params.yaml names)."""
+    return OptimiserSettings(
+        clip=hp["clip_ratio"], max_kl=hp["max_mean_kl"], epochs=hp["epochs"], minibatch_trials=hp["minibatch_trials"],
+        learning_rate=hp["learning_rate"], adam_betas=(hp["adam_beta1"], hp["adam_beta2"]),
+        adam_epsilon=hp["adam_epsilon"], grad_clip=hp["grad_clip"], backtrack_ratio=hp["backtrack_ratio"],
+        max_backtracks=hp["max_backtracks"], entropy_bonus=hp["entropy_bonus"])
 
 
 def minibatches(n_trials: int, size: int) -> list[slice]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from papers.rl2.first_order_trpo import OptimiserSettings, adam, categorical_kl, minibatches, optimise
+from papers.rl2.first_order_trpo import adam, categorical_kl, minibatches, optimise, settings_from
 from papers.rl2.navigation_network import EXTRAS, NavigationNet
 from shared.params import ExperimentConfig
 from shared.rl.advantages import gae
@@ -116,12 +116,7 @@ class NavigationAgent:
         self.hp, self.device = hp, device
         self.net = NavigationNet(dm.IMAGE_SHAPE, dm.N_ACTIONS, hp["conv_filters"], hp["conv_kernel"],
                                  hp["conv_stride"], hp["hidden_units"]).to(device)
-        self.settings = OptimiserSettings(
-            clip=hp["clip_ratio"], max_kl=hp["max_mean_kl"], epochs=hp["epochs"],
-            minibatch_trials=hp["minibatch_trials"], learning_rate=hp["learning_rate"],
-            adam_betas=(hp["adam_beta1"], hp["adam_beta2"]), adam_epsilon=hp["adam_epsilon"],
-            grad_clip=hp["grad_clip"], backtrack_ratio=hp["backtrack_ratio"], max_backtracks=hp["max_backtracks"],
-            entropy_bonus=hp["entropy_bonus"])
+        self.settings = settings_from(hp)
         self.optimiser = adam(self.net.parameters(), self.settings)
         self.return_mean, self.return_std = 0.0, 1.0
 

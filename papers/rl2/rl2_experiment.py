@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from papers.rl2.first_order_trpo import OptimiserSettings, ValueBaseline, adam, optimise_policy
+from papers.rl2.first_order_trpo import ValueBaseline, adam, optimise_policy, settings_from
 from papers.rl2.gru import GRUHead, categorical_sample, policy_inputs
 from shared.params import ExperimentConfig
 from shared.rl.advantages import gae
@@ -62,12 +62,7 @@ class RL2Agent:
         self.include_prev_action = bool(hp["policy_prev_action_input"])
         policy_in = obs_dim + (n_actions if self.include_prev_action else 0)
         self.policy = GRUHead(policy_in, hp["hidden_units"], n_actions).to(device)
-        self.settings = OptimiserSettings(
-            clip=hp["clip_ratio"], max_kl=hp["max_mean_kl"], epochs=hp["epochs"],
-            minibatch_trials=hp["minibatch_trials"], learning_rate=hp["learning_rate"],
-            adam_betas=(hp["adam_beta1"], hp["adam_beta2"]), adam_epsilon=hp["adam_epsilon"],
-            grad_clip=hp["grad_clip"], backtrack_ratio=hp["backtrack_ratio"], max_backtracks=hp["max_backtracks"],
-            entropy_bonus=hp["entropy_bonus"])
+        self.settings = settings_from(hp)
         self.optimiser = adam(self.policy.parameters(), self.settings)
         self.baseline = ValueBaseline(GRUHead(obs_dim, hp["hidden_units"], 1).to(device), self.settings,
                                       hp["baseline_moments_rate"])

@@ -20,8 +20,8 @@ import torch
 
 from papers.snail.blocks import StepCache
 from papers.snail.navigation_networks import EXTRAS, SnailNavNet
-from papers.snail.rl_experiment import ValueFunction
-from papers.snail.trpo import TRPOSettings, trpo_step
+from papers.snail.rl_experiment import SnailAgent
+from papers.snail.trpo import trpo_step
 from shared.params import ExperimentConfig
 from shared.rl.advantages import gae
 from shared.run import Run
@@ -73,13 +73,12 @@ def trials_of(batch: dict[str, torch.Tensor]) -> list[dict[str, np.ndarray]]:
             for b, n in enumerate(lengths.tolist())]
 
 
-class SnailNavAgent:
+class SnailNavAgent(SnailAgent):
+    """``rl_experiment.SnailAgent`` on image trials of unequal lengths: every average runs over the real steps."""
+
     def __init__(self, hp: dict[str, Any], seq_len: int, device: torch.device) -> None:
-        self.hp, self.device = hp, device
-        self.policy = build_net(hp, hp["policy"], dm.N_ACTIONS, seq_len).to(device)
-        self.value = ValueFunction(build_net(hp, hp["value_function"], 1, seq_len).to(device), hp)
-        self.trpo = TRPOSettings(hp["max_kl"], hp["cg_iterations"], hp["cg_damping"], hp["backtrack_ratio"],
-                                 hp["max_backtracks"])
+        super().__init__(hp, build_net(hp, hp["policy"], dm.N_ACTIONS, seq_len),
+                         build_net(hp, hp["value_function"], 1, seq_len), device)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         hp, dev = self.hp, self.device
@@ -104,13 +103,6 @@ class SnailNavAgent:
         stats = trpo_step(list(self.policy.parameters()), objectives, self.trpo)
         stats["value_loss"] = self.value.fit((images, extras), returns, mask)
         return stats
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy.state_dict(), "value": self.value.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.value.load_state_dict(state["value"])
 
 
 def games(wad: Path, hp: dict[str, Any], n_maps: int, count: int, horizon: int, seed: int) -> dm.DoomMazeTrials:

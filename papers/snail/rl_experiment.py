@@ -97,9 +97,11 @@ class ValueFunction:
 
 
 class SnailAgent:
-    def __init__(self, hp: dict[str, Any], obs_dim: int, n_actions: int, seq_len: int, device: torch.device) -> None:
+    """The policy network, the value function and the TRPO settings."""
+
+    def __init__(self, hp: dict[str, Any], policy: torch.nn.Module, value: torch.nn.Module,
+                 device: torch.device) -> None:
         self.hp, self.device = hp, device
-        policy, value = build_networks(hp, obs_dim, n_actions, seq_len)
         self.policy = policy.to(device)
         self.value = ValueFunction(value.to(device), hp)
         self.trpo = TRPOSettings(hp["max_kl"], hp["cg_iterations"], hp["cg_damping"], hp["backtrack_ratio"],
@@ -141,7 +143,7 @@ def train_snail_rl(config: ExperimentConfig, run: Run) -> dict[str, float]:
     trial_steps = n * family.horizon
     n_trials = max(1, math.ceil(hp["batch_steps"] / trial_steps))
     env = TrialVecEnv(family, n, n_trials)
-    agent = SnailAgent(hp, env.obs_dim, family.n_actions, trial_steps, run.device)
+    agent = SnailAgent(hp, *build_networks(hp, env.obs_dim, family.n_actions, trial_steps), run.device)
     progress = {"iteration": 0, "env_steps": 0}
     state = run.restore()
     if state is not None:
