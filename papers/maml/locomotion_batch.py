@@ -1,5 +1,5 @@
 """The locomotion task families of §5.3 behind the batched ``reset(tasks)`` / ``step(actions)`` interface of
-``PointNavigation``: N copies of one ``locomotion_envs`` task env in a gymnasium ``SyncVectorEnv``, each copy given
+``PointNavigation``: N copies of one ``shared.tasks.locomotion`` task env in a gymnasium ``SyncVectorEnv``, each copy given
 its own task before every batch of paths."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from papers.maml.locomotion_envs import LOCOMOTION_ENVS, make_locomotion_env
+from shared.tasks.locomotion import LOCOMOTION_ENVS, make_locomotion_env
 
 
 class LocomotionTasks:

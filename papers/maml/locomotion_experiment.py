@@ -1,5 +1,5 @@
 """Entry point of the locomotion experiments (§5.3, Fig. 5, App. C Table 5): ``rl_experiment``'s MAML on a batch of
-``locomotion_envs`` task envs."""
+``shared.tasks.locomotion`` task envs."""
 from __future__ import annotations
 
 from papers.maml.locomotion_batch import LocomotionTasks

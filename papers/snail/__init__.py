@@ -6,6 +6,7 @@
 ENTRY_POINTS = {"bandit_snail": "papers.snail.rl_experiment:train_snail_rl",
                 "mdp_snail": "papers.snail.rl_experiment:train_snail_rl",
                 "navigation_snail": "papers.snail.navigation_experiment:train_snail_navigation",
+                "control_snail": "papers.snail.continuous_experiment:train_snail_control",
                 "omniglot_snail": "papers.snail.fewshot_experiment:train_fewshot_snail",
                 "miniimagenet_snail": "papers.snail.fewshot_experiment:train_fewshot_snail"}
 

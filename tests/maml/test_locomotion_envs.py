@@ -7,7 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from papers.maml.locomotion_envs import (ANT_SOLIMP, HORIZON, LOCOMOTION_ENVS, AntDirectionEnv, AntVelocityEnv,
+from shared.tasks.locomotion import (ANT_SOLIMP, HORIZON, LOCOMOTION_ENVS, AntDirectionEnv, AntVelocityEnv,
                                          CheetahDirectionEnv, CheetahVelocityEnv, make_locomotion_env)
 
 NAMES = sorted(LOCOMOTION_ENVS)
