@@ -20,8 +20,11 @@ FETCH = [name for name in load_paper("her").params.experiments if name.startswit
 
 
 def _config(name: str, **budget):
+    """The smoke config with a replay capacity of 20,000 transitions per worker instead of 10^6: these runs store
+    at most a few thousand, and eight full-size stores per run take gigabytes of memory in the test process."""
     cfg = load_paper("her", "smoke").params.experiment(name)
-    return dataclasses.replace(cfg, budget={**cfg.budget, **budget})
+    return dataclasses.replace(cfg, budget={**cfg.budget, **budget},
+                               hyperparameters={**cfg.hyperparameters, "buffer_size": 20_000})
 
 
 class Spy:
@@ -92,7 +95,7 @@ def _copies_per_transition(hp: dict) -> float:
 
 @pytest.mark.parametrize("name", FETCH)
 def test_smoke_run_of_every_fetch_experiment(name, monkeypatch, tmp_path):
-    """Each registered experiment, with its real hyperparameters, for one cycle (budget shrunk further than the smoke
+    """Each registered experiment, with its real hyperparameters (but the replay capacity), for one cycle (budget shrunk further than the smoke
     profile: 2 test episodes), stores what its strategy prescribes and reports rates in [0, 1]."""
     spy = Spy(monkeypatch)
     cfg = _config(name, epochs=1, cycles_per_epoch=1, test_episodes=2, final_test_episodes=2)
