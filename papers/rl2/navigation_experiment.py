@@ -64,11 +64,12 @@ def collect(net: NavigationNet, env: dm.DoomMazeTrials, min_steps: int | None, t
         logits, _, h = net.step(torch.from_numpy(images).to(device), torch.from_numpy(extras).to(device), h)
         probs = torch.softmax(logits, -1)
         actions = torch.multinomial(probs, 1)[:, 0].cpu().numpy()
+        probs_np = probs.cpu().numpy()
         live = ~env.trial_done
         next_images, rewards, ended, reached = env.step(actions)
         for i in np.nonzero(live)[0]:
             for key, value in (("images", images[i]), ("extras", extras[i]), ("actions", actions[i]),
-                               ("rewards", rewards[i]), ("probs", probs[i].cpu().numpy()),
+                               ("rewards", rewards[i]), ("probs", probs_np[i]),
                                ("ended", ended[i]), ("reached", reached[i])):
                 running[i][key].append(value)
         extras = np.zeros((n, EXTRAS), dtype=np.float32)
