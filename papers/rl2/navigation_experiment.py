@@ -43,7 +43,7 @@ def build_wad(folder: Path, name: str, size: int, count: int, seed: int, hp: dic
 def make_trials(wad: Path, hp: dict[str, Any], n_maps: int, num_envs: int, n_episodes: int, horizon: int,
                 seed: int) -> dm.DoomMazeTrials:
     return dm.DoomMazeTrials(wad, n_maps, num_envs, n_episodes, horizon, seed, hp["living_reward_per_tic"],
-                             hp["frame_skip"])
+                             hp["frame_skip"], hp["goal_reward"])
 
 
 @torch.no_grad()

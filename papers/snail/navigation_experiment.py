@@ -107,7 +107,7 @@ class SnailNavAgent(SnailAgent):
 
 def games(wad: Path, hp: dict[str, Any], n_maps: int, count: int, horizon: int, seed: int) -> dm.DoomMazeTrials:
     return dm.DoomMazeTrials(wad, n_maps, count, hp["n_episodes"], horizon, seed, hp["living_reward_per_tic"],
-                             hp["frame_skip"])
+                             hp["frame_skip"], hp["goal_reward"])
 
 
 def train_snail_navigation(config: ExperimentConfig, run: Run) -> dict[str, float]:

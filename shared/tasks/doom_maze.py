@@ -197,7 +197,6 @@ def make_game(wad: Path, seed: int, living_reward: float = LIVING_REWARD):
                    game.set_render_particles):
         setter(False)
     game.set_available_buttons([vzd.Button.TURN_LEFT, vzd.Button.TURN_RIGHT, vzd.Button.MOVE_FORWARD])
-    game.set_available_game_variables([vzd.GameVariable.POSITION_X, vzd.GameVariable.POSITION_Y])
     game.set_living_reward(living_reward)
     game.set_episode_timeout(0)
     game.set_mode(vzd.Mode.PLAYER)
@@ -212,11 +211,11 @@ class DoomMazeTrials:
     waits, with zero images and rewards, until the next ``reset``."""
 
     def __init__(self, wad: Path, n_maps: int, num_envs: int, n_episodes: int, horizon: int, seed: int,
-                 living_reward: float = LIVING_REWARD, frame_skip: int = FRAME_SKIP) -> None:
+                 living_reward: float = LIVING_REWARD, frame_skip: int = FRAME_SKIP,
+                 goal_reward: float = GOAL_REWARD) -> None:
         self.games = [make_game(wad, seed + i, living_reward) for i in range(num_envs)]
-        self.frame_skip = frame_skip
+        self.frame_skip, self.goal_reward = frame_skip, goal_reward  # the WAD's goal reward (``write_wad``)
         self.n_maps, self.num_envs, self.n_episodes, self.horizon = n_maps, num_envs, n_episodes, horizon
-        self.maps = np.zeros(num_envs, dtype=np.int64)
         self.episode = np.zeros(num_envs, dtype=np.int64)  # episodes finished in the current trial
         self.steps = np.zeros(num_envs, dtype=np.int64)  # steps into the current episode
         self.trial_done = np.ones(num_envs, dtype=bool)
@@ -231,7 +230,6 @@ class DoomMazeTrials:
 
     def start_trial(self, i: int, map_index: int) -> np.ndarray:
         """Game ``i`` starts a trial in map ``map_index``; returns its first image."""
-        self.maps[i] = map_index
         self.games[i].set_doom_map(map_name(map_index))
         self.games[i].new_episode()
         self.episode[i], self.steps[i], self.trial_done[i] = 0, 0, False
@@ -251,7 +249,7 @@ class DoomMazeTrials:
             rewards[i] = game.make_action(buttons, self.frame_skip)
             self.steps[i] += 1
             # the goal's +1 can come a tic before the engine reports the map finished: a step that earns it ends
-            reached[i] = rewards[i] > GOAL_REWARD / 2 or game.is_episode_finished()
+            reached[i] = rewards[i] > self.goal_reward / 2 or game.is_episode_finished()
             ended[i] = reached[i] or self.steps[i] == self.horizon
             if ended[i]:
                 self.episode[i] += 1
@@ -262,11 +260,6 @@ class DoomMazeTrials:
                 game.new_episode()  # the same map: the same start and goal
             images[i] = self._frame(i)
         return images, rewards, ended, reached
-
-    def positions(self) -> np.ndarray:
-        """(num_envs, 2) the players' x, y in Doom units (NaN for a finished trial)."""
-        return np.array([g.get_state().game_variables[:2] if not d else (np.nan, np.nan)
-                         for g, d in zip(self.games, self.trial_done)])
 
     def close(self) -> None:
         for game in self.games:
