@@ -143,6 +143,10 @@ def test_dvc_stages_cover_every_experiment_with_the_code_it_runs():
         (exp,) = dvc["stages"][stage]["matrix"]["exp"]
         source = paper.params.experiment(exp).hyperparameters["subpolicies_from"]
         assert f"checkpoints/${{profile}}/{source}/seed${{item.seed}}" in dvc["stages"][stage]["deps"]
+    probe = dvc["stages"]["probe_four_rooms"]["deps"]  # the diagnostic reads the Four Rooms runs with their code
+    assert sorted(d for d in probe if d.endswith(".py")) == sorted(modules_imported_by("mlsh", "four_rooms_mlsh")
+                                                                 + ["subpolicy_probe.py"])
+    assert {"results/${profile}/runs/four_rooms_mlsh", "checkpoints/${profile}/four_rooms_mlsh"} <= set(probe)
 
 
 def test_ant_twowalk_tiny_run_resumes_and_reports(tmp_path, monkeypatch):
