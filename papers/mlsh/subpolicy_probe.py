@@ -78,6 +78,7 @@ def load_agent(run_dir: Path, checkpoint_dir: Path) -> tuple[MLSH, int]:
 def probe(agent: MLSH, episodes: int, seed: int) -> dict[str, Any]:
     """Per held-out goal: the best fixed sequence, its return, the median over sequences and the oracle's return."""
     rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)  # the sub-policies sample their actions from torch's global generator
     goals = {}
     for goal in agent.env.held_out_goals.tolist():
         seqs, returns = sequence_returns(agent, goal, episodes, rng)
