@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from papers.mlsh.experiment import make_env, settings
+from papers.mlsh.experiment import make_env, oracle_return, settings
 from papers.mlsh.four_rooms import FourRooms
 from papers.mlsh.hierarchy import MLSH
 
@@ -51,17 +51,6 @@ def sequence_returns(agent: MLSH, goal: int, episodes: int, rng: np.random.Gener
     return seqs, total.reshape(len(seqs), episodes).mean(axis=1)
 
 
-def oracle_goal_return(env: FourRooms, goal: int, episodes: int, rng: np.random.Generator) -> float:
-    """Mean episode return of the scripted oracle (``FourRooms.oracle_actions``) on ``goal``."""
-    probe = FourRooms(episodes, env.horizon, tuple(env.held_out_goals), env.slip)
-    probe.set_tasks(np.arange(episodes), np.full(episodes, goal))
-    probe.reset(rng)
-    total = np.zeros(episodes)
-    for _ in range(env.horizon):
-        total += probe.step(probe.oracle_actions(), rng)[1]
-    return float(total.mean())
-
-
 def load_agent(run_dir: Path, checkpoint_dir: Path) -> tuple[MLSH, int]:
     """The agent of a run's last training checkpoint and the iteration it holds."""
     config = json.loads((run_dir / "config.json").read_text())
@@ -77,7 +66,7 @@ def load_agent(run_dir: Path, checkpoint_dir: Path) -> tuple[MLSH, int]:
 
 def probe(agent: MLSH, episodes: int, seed: int) -> dict[str, Any]:
     """Per held-out goal: the best fixed sequence, its return, the median over sequences and the oracle's return."""
-    rng = np.random.default_rng(seed)
+    rng, T = np.random.default_rng(seed), agent.env.horizon
     torch.manual_seed(seed)  # the sub-policies sample their actions from torch's global generator
     goals = {}
     for goal in agent.env.held_out_goals.tolist():
@@ -85,7 +74,8 @@ def probe(agent: MLSH, episodes: int, seed: int) -> dict[str, Any]:
         best = int(returns.argmax())
         goals[str(goal)] = {"best_sequence": seqs[best].tolist(), "best_sequence_return": float(returns[best]),
                             "median_sequence_return": float(np.median(returns)),
-                            "oracle_return": oracle_goal_return(agent.env, goal, episodes * 10, rng)}
+                            "oracle_return": oracle_return(  # an environment whose only held-out goal is this one
+                                FourRooms(episodes * 10, T, (goal,), agent.env.slip), rng, episodes * 10)}
     return {"goals": goals,
             "mean_best_sequence_return": float(np.mean([g["best_sequence_return"] for g in goals.values()])),
             "mean_oracle_return": float(np.mean([g["oracle_return"] for g in goals.values()]))}
